@@ -1,0 +1,1 @@
+"""REST API (DRF): thin views over the services, API-key authentication."""

@@ -1,0 +1,205 @@
+"""Core domain models: sources, source records, profiles, events, consent, API keys, audit.
+
+Personal data lives only in SourceRecord's "*_enc" columns (ciphertext) and is looked up
+through "*_bidx" keyed blind indexes; see cdp.privacy.crypto and cdp.fields.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Source(models.Model):
+    class Kind(models.TextChoices):
+        CRM = "crm", "CRM"
+        SHOP = "shop", _("Shop")
+        WEB = "web", _("Web")
+        NEWSLETTER = "newsletter", _("Newsletter")
+        OTHER = "other", _("Other")
+
+    name = models.SlugField(max_length=64, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
+    description = models.TextField(blank=True)
+    # Higher wins when the golden record chooses between sources.
+    priority = models.PositiveSmallIntegerField(default=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Profile(models.Model):
+    """A unified customer, known only by a random UUID."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class SourceRecord(models.Model):
+    """One customer record as a source system knows it, upserted by (source, external_id)."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="records")
+    external_id = models.CharField(max_length=255)
+    profile = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="records")
+
+    first_name_enc = models.BinaryField(null=True)
+    last_name_enc = models.BinaryField(null=True)
+    email_enc = models.BinaryField(null=True)
+    phone_enc = models.BinaryField(null=True)
+    birth_date_enc = models.BinaryField(null=True)
+    address_line1_enc = models.BinaryField(null=True)
+    address_line2_enc = models.BinaryField(null=True)
+    customer_id_enc = models.BinaryField(null=True)
+    # Encrypted JSON of the matching forms of names and address lines.
+    match_enc = models.BinaryField(null=True)
+
+    email_bidx = models.CharField(max_length=64, null=True)
+    phone_bidx = models.CharField(max_length=64, null=True)
+    customer_id_bidx = models.CharField(max_length=64, null=True)
+
+    postcode = models.CharField(max_length=20, null=True, blank=True)
+    city = models.CharField(max_length=120, null=True, blank=True)
+    region = models.CharField(max_length=120, null=True, blank=True)
+    country = models.CharField(max_length=64, null=True, blank=True)
+    company = models.CharField(max_length=200, null=True, blank=True)
+
+    attributes = models.JSONField(default=dict, blank=True)
+    # Created from an event naming someone no record described yet.
+    implicit = models.BooleanField(default=False)
+    received_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="sourcerecord_source_external_id"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["email_bidx"], name="sourcerecord_email_bidx"),
+            models.Index(fields=["phone_bidx"], name="sourcerecord_phone_bidx"),
+            models.Index(fields=["customer_id_bidx"], name="sourcerecord_customer_id_bidx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}:{self.external_id}"
+
+
+class Event(models.Model):
+    """Something a profile did, idempotent by (source, event_id)."""
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="events")
+    event_id = models.CharField(max_length=200)
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events")
+    record = models.ForeignKey(
+        SourceRecord, on_delete=models.SET_NULL, null=True, related_name="events"
+    )
+    type = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField()
+    value = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "event_id"], name="event_source_event_id")
+        ]
+        indexes = [
+            models.Index(fields=["profile", "type", "occurred_at"], name="event_profile_type_at"),
+            models.Index(fields=["type", "occurred_at"], name="event_type_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class ConsentEntry(models.Model):
+    """One consent fact, append-only; the privacy issue adds enforcement and proofs."""
+
+    class Status(models.TextChoices):
+        GRANTED = "granted", _("Granted")
+        DENIED = "denied", _("Denied")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="consents")
+    record = models.ForeignKey(SourceRecord, on_delete=models.SET_NULL, null=True, blank=True)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, null=True, blank=True)
+    purpose = models.SlugField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    lawful_basis = models.CharField(max_length=32, default="consent")
+    channel = models.CharField(max_length=32, blank=True)
+    notice_version = models.CharField(max_length=32, blank=True)
+    evidence = models.JSONField(default=dict, blank=True)
+    captured_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["profile", "purpose", "captured_at"], name="consent_profile_purpose")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose}={self.status}"
+
+
+class ApiKey(models.Model):
+    """An API credential; only a SHA-256 of the key is stored (the key is random)."""
+
+    class Scope(models.TextChoices):
+        INGEST = "ingest", _("Ingest records and events")
+        READ = "read", _("Read profiles")
+        DPO = "dpo", _("Data protection officer")
+        ADMIN = "admin", _("Administration")
+
+    name = models.CharField(max_length=100, unique=True)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list)
+    # Empty means the default rate (settings REST_FRAMEWORK throttle "api_key").
+    rate = models.CharField(max_length=20, blank=True, help_text=_("e.g. 1000/min"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes or self.Scope.ADMIN in self.scopes
+
+
+class AuditEvent(models.Model):
+    """Who did what to whose data; append-only (the privacy issue chains the rows)."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.CharField(max_length=150)
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    profile_id = models.UUIDField(null=True, blank=True, db_index=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"

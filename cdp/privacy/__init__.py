@@ -1,0 +1,1 @@
+"""Privacy primitives: field encryption, blind indexes, key rotation."""

@@ -1,0 +1,124 @@
+"""Authenticated field encryption (AES-256-GCM) and keyed blind indexes (HMAC-SHA256).
+
+Keys come from settings.CDP_ENCRYPTION_KEYS: comma-separated, each 32 random bytes in
+URL-safe base64 (as Fernet.generate_key() prints them). The first key encrypts, all keys
+decrypt, so adding a new key in front and running `manage.py rotate_keys` rotates.
+
+A ciphertext is: version byte, 4-byte key id (a digest of the key, so decryption picks
+the right key without trial), 12-byte random nonce, then AES-GCM output. The field name
+is bound as associated data, so a ciphertext copied into another column fails to decrypt.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+_VERSION = b"\x01"
+_HEADER = 1 + 4 + 12
+
+
+class DecryptionError(Exception):
+    """A ciphertext could not be decrypted (unknown key, tampering, wrong column)."""
+
+
+@dataclass(frozen=True)
+class Keyring:
+    primary_id: bytes
+    ciphers: dict[bytes, AESGCM]
+
+
+def _key_id(key: bytes) -> bytes:
+    return hashlib.sha256(b"cdp-key-id:" + key).digest()[:4]
+
+
+@lru_cache(maxsize=8)
+def _keyring(raw: str) -> Keyring:
+    ciphers: dict[bytes, AESGCM] = {}
+    primary = b""
+    for position, text in enumerate(part.strip() for part in raw.split(",") if part.strip()):
+        try:
+            key = base64.urlsafe_b64decode(text.encode())
+        except (binascii.Error, ValueError) as exc:
+            raise ImproperlyConfigured(
+                f"CDP_ENCRYPTION_KEYS: key #{position + 1} is not URL-safe base64"
+            ) from exc
+        if len(key) != 32:
+            raise ImproperlyConfigured(
+                f"CDP_ENCRYPTION_KEYS: key #{position + 1} must decode to 32 bytes"
+            )
+        kid = _key_id(key)
+        ciphers.setdefault(kid, AESGCM(key))
+        primary = primary or kid
+    if not ciphers:
+        raise ImproperlyConfigured("CDP_ENCRYPTION_KEYS holds no key")
+    return Keyring(primary_id=primary, ciphers=ciphers)
+
+
+def keyring() -> Keyring:
+    """The current keys; cached per settings value so tests can override them."""
+    return _keyring(settings.CDP_ENCRYPTION_KEYS)
+
+
+def encrypt(value: str | None, *, field: str) -> bytes | None:
+    """Encrypt one field value under the primary key; None stays None."""
+    if value is None or value == "":
+        return None
+    ring = keyring()
+    nonce = os.urandom(12)
+    body = ring.ciphers[ring.primary_id].encrypt(nonce, value.encode(), field.encode())
+    return _VERSION + ring.primary_id + nonce + body
+
+
+def decrypt(token: bytes | memoryview | None, *, field: str) -> str | None:
+    """Decrypt a value written by encrypt(); raises DecryptionError, never leaks the value."""
+    if token is None:
+        return None
+    token = bytes(token)
+    if len(token) <= _HEADER or token[:1] != _VERSION:
+        raise DecryptionError(f"malformed ciphertext in {field}")
+    cipher = keyring().ciphers.get(token[1:5])
+    if cipher is None:
+        raise DecryptionError(f"no configured key can decrypt {field} (key retired?)")
+    try:
+        return cipher.decrypt(token[5:17], token[17:], field.encode()).decode()
+    except InvalidTag as exc:
+        raise DecryptionError(f"ciphertext of {field} failed authentication") from exc
+
+
+def needs_rotation(token: bytes | memoryview | None) -> bool:
+    """True when a ciphertext was written under a key other than the primary one."""
+    if token is None:
+        return False
+    return bytes(token[1:5]) != keyring().primary_id
+
+
+@lru_cache(maxsize=8)
+def _index_key(raw: str) -> bytes:
+    return hashlib.sha256(b"cdp-blind-index:" + raw.encode()).digest()
+
+
+def blind_index(kind: str, normalized: str | None) -> str | None:
+    """Keyed HMAC-SHA256 of a normalized identifier, for exact lookup without decrypting.
+
+    The kind (email, phone, customer_id) is part of the message so equal strings of
+    different kinds never share an index value.
+    """
+    if not normalized:
+        return None
+    key = _index_key(settings.CDP_BLIND_INDEX_KEY)
+    return hmac.new(key, f"{kind}:{normalized}".encode(), hashlib.sha256).hexdigest()
+
+
+def keyed_hash(value: str) -> str:
+    """Keyed hash for values kept only for comparison (e.g. IP address as evidence)."""
+    key = _index_key(settings.CDP_BLIND_INDEX_KEY)
+    return hmac.new(key, b"hash:" + value.encode(), hashlib.sha256).hexdigest()

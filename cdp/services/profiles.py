@@ -1,0 +1,54 @@
+"""Reading a profile's personal data: decrypts and audits in the same transaction."""
+
+import uuid
+from typing import Any
+
+from django.db import transaction
+
+from cdp.fields import CLEAR_FIELDS, ENCRYPTED_FIELDS, enc_column
+from cdp.models import AuditEvent, SourceRecord
+from cdp.privacy.crypto import decrypt
+from cdp.selectors import profile_get
+
+
+def record_plain(record: SourceRecord) -> dict[str, Any]:
+    """A record's standard fields in clear. Callers must audit the read."""
+    values: dict[str, Any] = {
+        name: decrypt(getattr(record, enc_column(name)), field=name) for name in ENCRYPTED_FIELDS
+    }
+    values.update({name: getattr(record, name) for name in CLEAR_FIELDS})
+    return values
+
+
+def profile_view(*, profile_id: uuid.UUID, actor: str, purpose: str = "") -> dict[str, Any]:
+    """Everything stored about a profile, in clear, with an audit row for the read."""
+    profile = profile_get(profile_id)
+    with transaction.atomic():
+        records = [
+            {
+                "source": rec.source.name,
+                "external_id": rec.external_id,
+                "implicit": rec.implicit,
+                **record_plain(rec),
+                "attributes": rec.attributes,
+                "received_at": rec.received_at,
+                "updated_at": rec.updated_at,
+            }
+            for rec in profile.records.all()
+        ]
+        AuditEvent.objects.create(
+            actor=actor,
+            action="profile.view",
+            object_type="profile",
+            object_id=str(profile.id),
+            profile_id=profile.id,
+            details={"purpose": purpose, "records": len(records)},
+        )
+    return {
+        "id": profile.id,
+        "created_at": profile.created_at,
+        "updated_at": profile.updated_at,
+        "records": records,
+        "event_count": profile.event_count,
+        "last_event_at": profile.last_event_at,
+    }

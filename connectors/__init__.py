@@ -1,0 +1,1 @@
+"""Connectors: the sync engine and one package per destination."""

@@ -1,0 +1,1 @@
+"""Models of the connectors app (filled by its own issue)."""

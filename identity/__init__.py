@@ -1,0 +1,1 @@
+"""Identity resolution: normalization, matching, clustering, golden records."""

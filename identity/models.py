@@ -1,0 +1,1 @@
+"""Models of the identity app (filled by its own issue)."""

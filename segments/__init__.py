@@ -1,0 +1,1 @@
+"""Segments: rule language, model-based segments, evaluation and membership."""

@@ -1,0 +1,1 @@
+"""Models of the segments app (filled by its own issue)."""
