@@ -50,7 +50,10 @@ class Profile(models.Model):
 class SourceRecord(models.Model):
     """One customer record as a source system knows it, upserted by (source, external_id)."""
 
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="records")
+    # Indexed by the (source, external_id) unique constraint; no separate index.
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="records", db_index=False
+    )
     external_id = models.CharField(max_length=255)
     profile = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="records")
 
@@ -100,9 +103,14 @@ class SourceRecord(models.Model):
 class Event(models.Model):
     """Something a profile did, idempotent by (source, event_id)."""
 
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="events")
+    # source and profile are covered by the composite unique constraint and index below.
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     event_id = models.CharField(max_length=200)
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events")
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     record = models.ForeignKey(
         SourceRecord, on_delete=models.SET_NULL, null=True, related_name="events"
     )
@@ -147,7 +155,9 @@ class ConsentEntry(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["profile", "purpose", "captured_at"], name="consent_profile_purpose")
+            models.Index(
+                fields=["profile", "purpose", "captured_at"], name="consent_profile_purpose"
+            )
         ]
 
     def __str__(self) -> str:

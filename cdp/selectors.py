@@ -11,7 +11,9 @@ def profile_get(profile_id: uuid.UUID) -> Profile:
     """A profile with its records (and their sources) and event summary; raises DoesNotExist."""
     records = SourceRecord.objects.select_related("source").order_by("id")
     return (
-        Profile.objects.annotate(event_count=Count("events"), last_event_at=Max("events__occurred_at"))
+        Profile.objects.annotate(
+            event_count=Count("events"), last_event_at=Max("events__occurred_at")
+        )
         .prefetch_related(Prefetch("records", queryset=records))
         .get(pk=profile_id)
     )

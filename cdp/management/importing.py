@@ -55,7 +55,9 @@ class ImportCommand(BaseCommand):
         )
         self._print(report, options.get("report"))
         if report.accepted == 0:
-            raise CommandError(f"nothing imported: {report.rejected} of {report.rows} rows rejected")
+            raise CommandError(
+                f"nothing imported: {report.rejected} of {report.rows} rows rejected"
+            )
 
     def _source(self, name: str) -> Source:
         slug = slugify(name)

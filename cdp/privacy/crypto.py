@@ -35,6 +35,14 @@ class Keyring:
     primary_id: bytes
     ciphers: dict[bytes, AESGCM]
 
+    @property
+    def primary(self) -> AESGCM:
+        return self.ciphers[self.primary_id]
+
+    @property
+    def header(self) -> bytes:
+        return _VERSION + self.primary_id
+
 
 def _key_id(key: bytes) -> bytes:
     return hashlib.sha256(b"cdp-key-id:" + key).digest()[:4]
@@ -74,8 +82,7 @@ def encrypt(value: str | None, *, field: str) -> bytes | None:
         return None
     ring = keyring()
     nonce = os.urandom(12)
-    body = ring.ciphers[ring.primary_id].encrypt(nonce, value.encode(), field.encode())
-    return _VERSION + ring.primary_id + nonce + body
+    return ring.header + nonce + ring.primary.encrypt(nonce, value.encode(), field.encode())
 
 
 def decrypt(token: bytes | memoryview | None, *, field: str) -> str | None:
@@ -115,10 +122,10 @@ def blind_index(kind: str, normalized: str | None) -> str | None:
     if not normalized:
         return None
     key = _index_key(settings.CDP_BLIND_INDEX_KEY)
-    return hmac.new(key, f"{kind}:{normalized}".encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, f"{kind}:{normalized}".encode(), "sha256").hex()
 
 
 def keyed_hash(value: str) -> str:
     """Keyed hash for values kept only for comparison (e.g. IP address as evidence)."""
     key = _index_key(settings.CDP_BLIND_INDEX_KEY)
-    return hmac.new(key, b"hash:" + value.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, b"hash:" + value.encode(), "sha256").hex()

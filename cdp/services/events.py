@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cdp.fields import INDEXED_FIELDS, bidx_column
@@ -183,7 +183,11 @@ def _resolve(source: Source, wanted: set[tuple[str, str]]) -> dict[tuple[str, st
         if not index:
             continue
         column = bidx_column(kind)
-        rows = SourceRecord.objects.filter(**{f"{column}__in": list(index)}).order_by("id")
+        rows = SourceRecord.objects.filter(**{f"{column}__in": list(index)})
+        if connection.vendor == "postgresql":
+            rows = rows.order_by(column, "id").distinct(column)
+        else:
+            rows = rows.order_by("id")
         for bidx, rid, pid in rows.values_list(column, "id", "profile_id"):
             found.setdefault((kind, index[bidx]), (rid, pid))
     return found

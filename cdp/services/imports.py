@@ -16,8 +16,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from cdp.db import refresh_planner_stats
 from cdp.fields import STANDARD_FIELDS
-from cdp.models import Source
+from cdp.models import Event, Source, SourceRecord
 from cdp.services.events import IDENTIFIERS, event_parse, events_ingest
 from cdp.services.record_parsing import record_parse
 from cdp.services.records import records_upsert
@@ -219,6 +220,12 @@ def _pipeline(chunks: Iterable[list[Row]], work: Callable, workers: int) -> Iter
             yield pending.popleft().result()
 
 
+def _keep_stats_fresh(table: str, chunk_number: int) -> None:
+    # After chunks 2, 4, 8, 16...: log2(n) cheap ANALYZEs over the whole import.
+    if chunk_number >= 2 and chunk_number & (chunk_number - 1) == 0:
+        refresh_planner_stats(table)
+
+
 def records_import(
     *,
     path: Path,
@@ -234,7 +241,8 @@ def records_import(
     mapping = record_column_map(header, id_column=id_column, maps=maps or {})
     report = ImportReport()
     work = partial(parse_record_chunk, mapping=mapping, region=region)
-    for count, parsed, issues in _pipeline(chunks, work, workers):
+    for number, (count, parsed, issues) in enumerate(_pipeline(chunks, work, workers), 1):
+        _keep_stats_fresh(SourceRecord._meta.db_table, number)
         report.rows += count
         for issue in issues:
             report.note(issue)
@@ -263,7 +271,9 @@ def events_import(
     if not any(c in header for c in IDENTIFIERS):
         raise ImportConfigError("needs one identifier column: " + ", ".join(IDENTIFIERS))
     report = ImportReport()
-    for count, parsed, issues in _pipeline(chunks, partial(parse_event_chunk, region=region), workers):
+    work = partial(parse_event_chunk, region=region)
+    for number, (count, parsed, issues) in enumerate(_pipeline(chunks, work, workers), 1):
+        _keep_stats_fresh(Event._meta.db_table, number)
         report.rows += count
         for issue in issues:
             report.note(issue)

@@ -1,17 +1,21 @@
 """Upsert source records by (source, external_id): encrypt, index, attach to a profile.
 
 Resending the same batch changes nothing: a record whose present fields already hold the
-same values is counted as unchanged and not written.
+same values is counted as unchanged and not written. Rows travel as plain dicts and are
+written with one COPY + INSERT .. ON CONFLICT (cdp.db.bulk_write).
 """
 
 import json
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from cdp.db import bulk_write
 from cdp.fields import (
     CLEAR_FIELDS,
     ENCRYPTED_FIELDS,
@@ -25,13 +29,15 @@ from cdp.normalize import match_key
 from cdp.privacy.crypto import blind_index, decrypt, encrypt
 from cdp.services.record_parsing import ParsedRecord
 
-_WRITE_FIELDS = (
+_DATA_COLUMNS = (
     [enc_column(f) for f in ENCRYPTED_FIELDS]
     + ["match_enc"]
     + [bidx_column(f) for f in INDEXED_FIELDS]
     + list(CLEAR_FIELDS)
     + ["attributes", "implicit", "updated_at"]
 )
+_ALL_COLUMNS = ["source_id", "external_id", "profile_id", "received_at", *_DATA_COLUMNS]
+_TABLE = SourceRecord._meta.db_table
 
 
 @dataclass
@@ -39,12 +45,6 @@ class UpsertResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    records: list[SourceRecord] = field(default_factory=list)
-
-    def add(self, other: "UpsertResult") -> None:
-        self.created += other.created
-        self.updated += other.updated
-        self.unchanged += other.unchanged
 
 
 def _merge_duplicates(records: Sequence[ParsedRecord]) -> list[ParsedRecord]:
@@ -53,9 +53,8 @@ def _merge_duplicates(records: Sequence[ParsedRecord]) -> list[ParsedRecord]:
     for rec in records:
         seen = merged.get(rec.external_id)
         if seen is None:
-            merged[rec.external_id] = ParsedRecord(
-                rec.external_id, dict(rec.values), dict(rec.attributes or {}) or rec.attributes
-            )
+            attrs = dict(rec.attributes) if rec.attributes is not None else None
+            merged[rec.external_id] = ParsedRecord(rec.external_id, dict(rec.values), attrs)
             continue
         seen.values.update(rec.values)
         if rec.attributes is not None:
@@ -63,27 +62,28 @@ def _merge_duplicates(records: Sequence[ParsedRecord]) -> list[ParsedRecord]:
     return list(merged.values())
 
 
-def _current(rec: SourceRecord, name: str) -> str | None:
+def _current(row: dict[str, Any], name: str) -> str | None:
     if name in ENCRYPTED_FIELDS:
-        return decrypt(getattr(rec, enc_column(name)), field=name)
-    return getattr(rec, name)
+        return decrypt(row[enc_column(name)], field=name)
+    return row[name]
 
 
-def _apply(rec: SourceRecord, changes: dict[str, str | None]) -> None:
+def _apply(row: dict[str, Any], changes: dict[str, str | None]) -> None:
+    """Write normalized values into a row: ciphertext, blind index, matching forms."""
     for name, value in changes.items():
         if name in ENCRYPTED_FIELDS:
-            setattr(rec, enc_column(name), encrypt(value, field=name))
+            row[enc_column(name)] = encrypt(value, field=name)
         else:
-            setattr(rec, name, value)
+            row[name] = value
         if name in INDEXED_FIELDS:
-            setattr(rec, bidx_column(name), blind_index(name, value))
+            row[bidx_column(name)] = blind_index(name, value)
     if any(name in MATCH_FIELDS for name in changes):
         keys = {}
         for name in MATCH_FIELDS:
-            plain = changes[name] if name in changes else _current(rec, name)
+            plain = changes[name] if name in changes else _current(row, name)
             keys[name] = match_key(plain)
         blob = json.dumps(keys, separators=(",", ":")) if any(keys.values()) else None
-        rec.match_enc = encrypt(blob, field="match")
+        row["match_enc"] = encrypt(blob, field="match")
 
 
 def _merged_attributes(old: dict, new: dict | None) -> dict:
@@ -93,42 +93,44 @@ def _merged_attributes(old: dict, new: dict | None) -> dict:
     return {k: v for k, v in merged.items() if v is not None}
 
 
-def _diff(rec: SourceRecord, item: ParsedRecord) -> dict[str, str | None]:
-    return {name: v for name, v in item.values.items() if _current(rec, name) != v}
-
-
-def _assign_profiles(new_records: list[SourceRecord]) -> list[Profile]:
+def _assign_profiles(new_rows: list[dict[str, Any]]) -> list[uuid.UUID]:
     """Join the profile of an existing record sharing an email, phone or customer id index.
 
-    Interim rule until identity resolution: first match wins, in field order; records
-    of the same batch join each other too. Returns the profiles to create.
+    Interim rule until identity resolution: the oldest matching record wins, in field
+    order; records of the same batch join each other too. Returns profile ids to create.
     """
-    owners: dict[tuple[str, str], object] = {}
+    owners: dict[tuple[str, str], uuid.UUID] = {}
     for name in INDEXED_FIELDS:
         column = bidx_column(name)
-        wanted = {getattr(r, column) for r in new_records} - {None}
+        wanted = {r[column] for r in new_rows} - {None}
         if not wanted:
             continue
-        rows = (
-            SourceRecord.objects.filter(**{f"{column}__in": wanted})
-            .order_by("id")
-            .values_list(column, "profile_id")
-        )
-        for value, profile_id in rows:
+        rows = SourceRecord.objects.filter(**{f"{column}__in": wanted})
+        if connection.vendor == "postgresql":
+            # One row per value (its oldest record), however many records share it.
+            rows = rows.order_by(column, "id").distinct(column)
+        else:
+            rows = rows.order_by("id")
+        for value, profile_id in rows.values_list(column, "profile_id"):
             owners.setdefault((name, value), profile_id)
-    created: list[Profile] = []
-    for rec in new_records:
-        keys = [(n, getattr(rec, bidx_column(n))) for n in INDEXED_FIELDS]
-        keys = [k for k in keys if k[1] is not None]
+    created: list[uuid.UUID] = []
+    for row in new_rows:
+        keys = [(n, row[bidx_column(n)]) for n in INDEXED_FIELDS if row[bidx_column(n)]]
         profile_id = next((owners[k] for k in keys if k in owners), None)
         if profile_id is None:
-            profile = Profile()
-            created.append(profile)
-            profile_id = profile.id
-        rec.profile_id = profile_id
+            profile_id = uuid.uuid4()
+            created.append(profile_id)
+        row["profile_id"] = profile_id
         for key in keys:
             owners.setdefault(key, profile_id)
     return created
+
+
+def _new_row(source: Source, external_id: str, now: datetime, implicit: bool) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(_ALL_COLUMNS)
+    row.update(source_id=source.pk, external_id=external_id, received_at=now, implicit=implicit)
+    row["attributes"] = {}
+    return row
 
 
 def records_upsert(
@@ -138,7 +140,7 @@ def records_upsert(
     implicit: bool = False,
     now: datetime | None = None,
 ) -> UpsertResult:
-    """Create or update records in one transaction; returns the counts and written rows.
+    """Create or update records in one transaction; returns created/updated/unchanged.
 
     implicit=True marks records created only because an event named someone unknown; a
     real record for the same (source, external_id) later clears the mark.
@@ -146,60 +148,47 @@ def records_upsert(
     now = now or timezone.now()
     items = _merge_duplicates(records)
     existing = {
-        r.external_id: r
-        for r in SourceRecord.objects.filter(
+        row["external_id"]: row
+        for row in SourceRecord.objects.filter(
             source=source, external_id__in=[i.external_id for i in items]
-        )
+        ).values(*_ALL_COLUMNS)
     }
     result = UpsertResult()
-    to_create: list[SourceRecord] = []
-    to_write: list[SourceRecord] = []
+    new_rows: list[dict[str, Any]] = []
+    to_write: list[dict[str, Any]] = []
     for item in items:
-        rec = existing.get(item.external_id)
-        if rec is None:
-            rec = SourceRecord(
-                source=source, external_id=item.external_id, received_at=now, implicit=implicit
-            )
+        row = existing.get(item.external_id)
+        if row is None:
+            row = _new_row(source, item.external_id, now, implicit)
             changes = {k: v for k, v in item.values.items() if v is not None}
-            to_create.append(rec)
+            new_rows.append(row)
         else:
-            changes = _diff(rec, item)
-            attributes = _merged_attributes(rec.attributes, item.attributes)
-            upgraded = rec.implicit and not implicit
-            if not changes and attributes == rec.attributes and not upgraded:
+            changes = {k: v for k, v in item.values.items() if _current(row, k) != v}
+            attributes = _merged_attributes(row["attributes"], item.attributes)
+            upgraded = row["implicit"] and not implicit
+            if not changes and attributes == row["attributes"] and not upgraded:
                 result.unchanged += 1
-                result.records.append(rec)
                 continue
-            rec.implicit = rec.implicit and implicit
-        _apply(rec, changes)
-        rec.attributes = _merged_attributes(rec.attributes or {}, item.attributes)
-        rec.updated_at = now
-        to_write.append(rec)
+            row["implicit"] = row["implicit"] and implicit
+        _apply(row, changes)
+        row["attributes"] = _merged_attributes(row["attributes"], item.attributes)
+        row["updated_at"] = now
+        to_write.append(row)
 
     with transaction.atomic():
-        profiles = _assign_profiles(to_create)
-        Profile.objects.bulk_create(profiles, batch_size=2000)
-        SourceRecord.objects.bulk_create(
-            [_fresh_copy(r) if r.pk else r for r in to_write],
-            batch_size=1000,
-            update_conflicts=True,
-            unique_fields=["source", "external_id"],
-            update_fields=_WRITE_FIELDS,
+        profile_ids = _assign_profiles(new_rows)
+        bulk_write(
+            Profile._meta.db_table,
+            ["id", "created_at", "updated_at"],
+            [(pid, now, now) for pid in profile_ids],
         )
-    result.created = len(to_create)
-    result.updated = len(to_write) - len(to_create)
-    result.records.extend(to_write)
+        bulk_write(
+            _TABLE,
+            _ALL_COLUMNS,
+            [[row[c] for c in _ALL_COLUMNS] for row in to_write],
+            conflict=["source_id", "external_id"],
+            update=_DATA_COLUMNS,
+        )
+    result.created = len(new_rows)
+    result.updated = len(to_write) - len(new_rows)
     return result
-
-
-def _fresh_copy(rec: SourceRecord) -> SourceRecord:
-    """An unsaved twin of an existing row so one INSERT .. ON CONFLICT writes every row."""
-    copy = SourceRecord(
-        source_id=rec.source_id,
-        external_id=rec.external_id,
-        profile_id=rec.profile_id,
-        received_at=rec.received_at,
-    )
-    for name in _WRITE_FIELDS:
-        setattr(copy, name, getattr(rec, name))
-    return copy

@@ -13,7 +13,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
-        parser.add_argument("--scopes", default="ingest", help="comma-separated: ingest,read,dpo,admin")
+        parser.add_argument(
+            "--scopes", default="ingest", help="comma-separated: ingest,read,dpo,admin"
+        )
         parser.add_argument("--rate", default="", help="request rate for this key, e.g. 1000/min")
 
     def handle(self, *args: Any, **options: Any) -> None:

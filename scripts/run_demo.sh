@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Start the demo: migrate, load demo data once, create the demo admin, serve on :8000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+CUSTOMERS=${1:-300}
+export DEBUG=${DEBUG:-1}
+
+$PY manage.py migrate --noinput
+if [ "$($PY manage.py shell -c 'from cdp.models import SourceRecord; print(SourceRecord.objects.exists())')" = "False" ]; then
+  $PY manage.py generate_demo --customers "$CUSTOMERS" --seed 42
+fi
+$PY manage.py create_demo_admin
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+if [ -n "${REDIS_URL:-}" ]; then
+  .venv/bin/celery -A cdp worker -l warning --concurrency 2 & pids+=($!)
+  .venv/bin/celery -A cdp beat -l warning & pids+=($!)
+fi
+echo "CDP demo on http://127.0.0.1:8000/admin/ (API docs: /api/docs/, health: /health/)"
+$PY manage.py runserver 127.0.0.1:8000 --noreload
