@@ -21,7 +21,7 @@ from cdp.fields import STANDARD_FIELDS
 from cdp.models import Event, Source, SourceRecord
 from cdp.services.events import IDENTIFIERS, event_parse, events_ingest
 from cdp.services.record_parsing import record_parse
-from cdp.services.records import records_upsert
+from cdp.services.records import record_prepare, records_upsert
 
 Row = tuple[int, dict[str, str]]
 
@@ -183,7 +183,7 @@ def parse_record_chunk(chunk: list[Row], mapping: dict[str, str], region: str) -
         if rejected and not outcome.issues:
             issues.append(LineIssue(line, None, "rejected", True))
         if not rejected:
-            parsed.append(outcome.record)
+            parsed.append(record_prepare(outcome.record))
     return len(chunk), parsed, issues
 
 

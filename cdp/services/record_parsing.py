@@ -24,6 +24,9 @@ class ParsedRecord:
     values: dict[str, str | None]
     # Custom attributes present in the input (merged key by key; None removes a key).
     attributes: dict[str, Any] | None = None
+    # Column values of a brand-new row (ciphertexts, blind indexes), computed ahead by
+    # records.record_prepare, possibly in a worker process. Optional.
+    prepared: dict[str, Any] | None = None
 
 
 @dataclass

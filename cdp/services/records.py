@@ -54,9 +54,12 @@ def _merge_duplicates(records: Sequence[ParsedRecord]) -> list[ParsedRecord]:
         seen = merged.get(rec.external_id)
         if seen is None:
             attrs = dict(rec.attributes) if rec.attributes is not None else None
-            merged[rec.external_id] = ParsedRecord(rec.external_id, dict(rec.values), attrs)
+            merged[rec.external_id] = ParsedRecord(
+                rec.external_id, dict(rec.values), attrs, rec.prepared
+            )
             continue
         seen.values.update(rec.values)
+        seen.prepared = None  # merged values: recompute
         if rec.attributes is not None:
             seen.attributes = {**(seen.attributes or {}), **rec.attributes}
     return list(merged.values())
@@ -68,8 +71,11 @@ def _current(row: dict[str, Any], name: str) -> str | None:
     return row[name]
 
 
-def _apply(row: dict[str, Any], changes: dict[str, str | None]) -> None:
-    """Write normalized values into a row: ciphertext, blind index, matching forms."""
+def _apply(row: dict[str, Any], changes: dict[str, str | None], fresh: bool = False) -> None:
+    """Write normalized values into a row: ciphertext, blind index, matching forms.
+
+    fresh: the row has no stored values, so fields absent from `changes` are empty.
+    """
     for name, value in changes.items():
         if name in ENCRYPTED_FIELDS:
             row[enc_column(name)] = encrypt(value, field=name)
@@ -80,10 +86,21 @@ def _apply(row: dict[str, Any], changes: dict[str, str | None]) -> None:
     if any(name in MATCH_FIELDS for name in changes):
         keys = {}
         for name in MATCH_FIELDS:
-            plain = changes[name] if name in changes else _current(row, name)
+            plain = changes.get(name) if fresh or name in changes else _current(row, name)
             keys[name] = match_key(plain)
         blob = json.dumps(keys, separators=(",", ":")) if any(keys.values()) else None
         row["match_enc"] = encrypt(blob, field="match")
+
+
+def record_prepare(item: ParsedRecord) -> ParsedRecord:
+    """Compute the encrypted/indexed columns a new row would hold (pure CPU, no database).
+
+    Import workers call this so the process writing to the database only diffs and writes.
+    """
+    row: dict[str, Any] = {}
+    _apply(row, {k: v for k, v in item.values.items() if v is not None}, fresh=True)
+    item.prepared = row
+    return item
 
 
 def _merged_attributes(old: dict, new: dict | None) -> dict:
@@ -160,7 +177,10 @@ def records_upsert(
         row = existing.get(item.external_id)
         if row is None:
             row = _new_row(source, item.external_id, now, implicit)
-            changes = {k: v for k, v in item.values.items() if v is not None}
+            if item.prepared is not None:
+                row.update(item.prepared)
+            else:
+                _apply(row, {k: v for k, v in item.values.items() if v is not None}, fresh=True)
             new_rows.append(row)
         else:
             changes = {k: v for k, v in item.values.items() if _current(row, k) != v}
@@ -170,7 +190,7 @@ def records_upsert(
                 result.unchanged += 1
                 continue
             row["implicit"] = row["implicit"] and implicit
-        _apply(row, changes)
+            _apply(row, changes)
         row["attributes"] = _merged_attributes(row["attributes"], item.attributes)
         row["updated_at"] = now
         to_write.append(row)
