@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from cdp.fields import ENCRYPTED_FIELDS, enc_column
-from cdp.models import SourceRecord
+from cdp.models import AuditEvent, SourceRecord
 from cdp.privacy.crypto import decrypt, encrypt, needs_rotation
 
 # column -> associated-data name used when the column was encrypted.
@@ -20,9 +20,18 @@ class RotationResult:
 
 
 def keys_rotate(
-    *, chunk_size: int = 2000, progress: Callable[[int], None] | None = None
+    *, actor: str, chunk_size: int = 2000, progress: Callable[[int], None] | None = None
 ) -> RotationResult:
     """Safe to stop and run again: rows already under the primary key are skipped."""
+    result = _rotate(chunk_size, progress)
+    AuditEvent.objects.create(
+        actor=actor, action="keys.rotate",
+        details={"scanned": result.scanned, "rotated": result.rotated},
+    )
+    return result
+
+
+def _rotate(chunk_size: int, progress: Callable[[int], None] | None) -> RotationResult:
     result = RotationResult()
     last_pk = 0
     columns = list(_COLUMNS)

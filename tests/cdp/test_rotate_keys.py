@@ -89,7 +89,7 @@ def test_rotation_in_small_chunks_covers_every_row(source):
     """Chunked rotation visits every row exactly once."""
     _ingest_under_key_a(source)
     with override_settings(CDP_ENCRYPTION_KEYS=f"{KEY_B},{KEY_A}"):
-        result = keys_rotate(chunk_size=2)
+        result = keys_rotate(actor="test", chunk_size=2)
         assert (result.scanned, result.rotated) == (3, 3)
         assert not any(needs_rotation(t) for c in COLUMNS
                        for t in SourceRecord.objects.values_list(c, flat=True))

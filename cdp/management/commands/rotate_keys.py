@@ -4,7 +4,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from cdp.models import AuditEvent
 from cdp.privacy.rotation import keys_rotate
 from cdp.tasks import rotate_keys_task
 
@@ -24,9 +23,5 @@ class Command(BaseCommand):
             result = rotate_keys_task.delay()
             self.stdout.write(f"enqueued rotation task {result.id}")
             return
-        result = keys_rotate()
-        AuditEvent.objects.create(
-            actor="command", action="keys.rotate",
-            details={"scanned": result.scanned, "rotated": result.rotated},
-        )
+        result = keys_rotate(actor="command:rotate_keys")
         self.stdout.write(f"{result.rotated} of {result.scanned} records re-encrypted")
