@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 
 from cdp.models import ApiKey, AuditEvent, ConsentEntry, Event, Profile, Source, SourceRecord
-from cdp.services.api_keys import api_key_create, api_key_revoke
+from cdp.services.api_keys import InvalidScope, api_key_create, api_key_revoke, check_rate
 from cdp.services.profiles import record_plain
 
 
@@ -119,6 +119,14 @@ class ApiKeyForm(forms.ModelForm):
     class Meta:
         model = ApiKey
         fields = ["name", "scopes", "rate"]
+
+    def clean_rate(self) -> str:
+        rate = self.cleaned_data["rate"]
+        try:
+            check_rate(rate)
+        except InvalidScope as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return rate
 
 
 @admin.register(ApiKey)

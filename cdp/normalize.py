@@ -6,6 +6,7 @@ and these messages end up in API responses, command output and logs.
 
 import datetime as dt
 import re
+import unicodedata
 from functools import lru_cache
 
 import phonenumbers
@@ -47,7 +48,9 @@ def _email_domain(domain: str) -> str:
 
 def normalize_email(raw: str) -> str:
     """Validated, lowercased email with an IDNA (ASCII) domain."""
-    text = raw.strip()
+    # NFC first: the same address typed on two systems may use composed or decomposed
+    # accents, and must give the same blind index.
+    text = unicodedata.normalize("NFC", raw.strip())
     if text.count("@") != 1 or '"' in text:
         # Quoted local parts and other rarities get the library's full treatment.
         try:
@@ -77,6 +80,9 @@ def normalize_phone(raw: str, region: str = "FR") -> str:
     ingestion rates) but are still checked by is_valid_number like every other number.
     """
     text = raw.strip()
+    if any(ch.isalpha() for ch in text):
+        # phonenumbers would read letters as keypad digits ("vanity" numbers).
+        raise NormalizationError("not a phone number (letters)")
     compact = _PHONE_SEPARATORS.sub("", text)
     fast = _FR_NATIONAL.match(compact) if region == "FR" or compact[:1] == "+" else None
     if fast:

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import timedelta
 
@@ -14,12 +15,21 @@ _TOUCH_EVERY = timedelta(minutes=1)
 
 
 class InvalidScope(ValueError):
-    pass
+    """Bad scopes or rate for a key."""
 
 
 def _hash(raw: str) -> str:
     # The key has 240 bits of entropy, so a fast hash is enough (no password stretching).
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+_RATE = re.compile(r"^[1-9]\d*/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def check_rate(rate: str) -> None:
+    """A key's own rate, in DRF throttle syntax ("1000/min"); empty means the default."""
+    if rate and not _RATE.match(rate):
+        raise InvalidScope("rate must look like 1000/min (per s, min, hour or day)")
 
 
 def api_key_create(
@@ -31,6 +41,7 @@ def api_key_create(
     actor: str = "system",
 ) -> tuple[ApiKey, str]:
     """Create a key; returns the row and the clear key, which is never retrievable again."""
+    check_rate(rate)
     unknown = sorted(set(scopes) - set(ApiKey.Scope.values))
     if unknown or not scopes:
         raise InvalidScope(

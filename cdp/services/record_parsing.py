@@ -70,8 +70,9 @@ def record_parse(raw: Mapping[str, Any], *, strict: bool, region: str = "FR") ->
     """Validate and normalize one record.
 
     strict (API): any bad field rejects the item, and unknown keys are errors.
-    lenient (CSV import): a field that fails normalization is stored as missing with a
-    warning; the record is rejected only without an external id or any usable field.
+    lenient (CSV import): a field that fails normalization is left out with a warning
+    (missing on a new record; an existing record keeps its stored value); the record is
+    rejected only without an external id or any usable field.
     """
     normalizers = _CACHE.get(region) or _CACHE.setdefault(region, _normalizers(region))
     issues: list[tuple[str | None, str]] = []
@@ -100,8 +101,9 @@ def record_parse(raw: Mapping[str, Any], *, strict: bool, region: str = "FR") ->
                 text = normalizers[name](text)
             values[name] = text
         except NormalizationError as exc:
+            # Left out rather than cleared: a bad value in a later file must not erase
+            # a good stored one. A new record simply lacks the field.
             issues.append((name, str(exc)))
-            values[name] = None
 
     attributes = raw.get("attributes")
     if attributes is not None and not isinstance(attributes, dict):

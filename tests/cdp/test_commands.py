@@ -123,3 +123,11 @@ def test_debug_settings_generate_private_demo_secrets(tmp_path):
     # A second start reuses the same secrets (otherwise stored data would become unreadable).
     assert _django_setup(_env_without_secrets(DEBUG="1", CDP_VAR_DIR=str(var))).returncode == 0
     assert json.loads(path.read_text()) == values
+
+
+@pytest.mark.parametrize("rate", ["1000", "10/x", "fast", "0/min"])
+def test_malformed_key_rate_is_refused_at_creation(db, rate):
+    """A rate the throttle could not parse is refused up front (it would 500 every call)."""
+    with pytest.raises(CommandError, match="rate must look like"):
+        call_command("create_api_key", f"k-{rate}", "--scopes", "read", "--rate", rate,
+                     stdout=io.StringIO())

@@ -242,3 +242,11 @@ def test_real_command_exits_non_zero_with_a_one_line_reason(transactional_db, tm
     assert "a@example.org" not in done.stderr
     # The subprocess really used the test database: its audit row is visible here.
     assert AuditEvent.objects.filter(action="import.records").exists()
+
+
+def test_bad_value_in_a_later_file_keeps_the_stored_one(db, tmp_path):
+    """An unparseable phone in a re-import is reported but does not erase the good phone."""
+    _import(_write(tmp_path, "id,phone,city\nk1,06 12 34 56 78,Paris\n"))
+    _, err = _import(_write(tmp_path, "id,phone,city\nk1,0999-ABC,Lyon\n", name="later.csv"))
+    assert "line 2: phone" in err
+    assert _plain("k1")["phone"] == "+33612345678" and _plain("k1")["city"] == "Lyon"

@@ -174,3 +174,15 @@ def test_error_messages_never_contain_the_input(function, raw):
     for part in raw.lower().replace("@", " ").replace("/", " ").replace("-", " ").split():
         if len(part) >= 3:
             assert part not in message
+
+
+def test_composed_and_decomposed_accents_give_one_email():
+    """The same address typed with a composed or decomposed accent normalizes the same."""
+    assert normalize_email("Jo\u0308@example.org") == normalize_email("J\u00f6@example.org")
+
+
+@pytest.mark.parametrize("raw", ["0999-SECRET", "1-800-FLOWERS", "06 12 AB 56 78"])
+def test_phone_with_letters_is_rejected(raw):
+    """Letters are not read as keypad digits."""
+    with pytest.raises(NormalizationError):
+        normalize_phone(raw, region="FR")
