@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+import psycopg2
+from django.db import IntegrityError, connection, transaction
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -35,6 +36,15 @@ def _copy_text(value: Any) -> str:
     return str(value).translate(_ESCAPES)
 
 
+def _copy(cursor: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(_copy_text(v) for v in row))
+        buffer.write("\n")
+    buffer.seek(0)
+    cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+
+
 def _db_value(value: Any) -> Any:
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"))
@@ -54,13 +64,25 @@ def bulk_write(
     *,
     conflict: Sequence[str] | None = None,
     update: Sequence[str] | None = None,
+    fresh: bool = False,
 ) -> None:
     """Insert rows; on a `conflict` key clash update `update` columns, or skip if none.
 
+    fresh: the caller checked these keys do not exist yet, so COPY straight into the
+    table (half the work of staging); if a concurrent writer inserted one meanwhile, the
+    COPY is rolled back to a savepoint and the staged ON CONFLICT path runs instead.
     Must run inside a transaction (the staging table lives until commit).
     """
     if not rows:
         return
+    if fresh and connection.vendor == "postgresql":
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                _copy(cursor, table, columns, rows)
+            return
+        except (IntegrityError, psycopg2.IntegrityError):
+            if not conflict:
+                raise
     cols = ", ".join(columns)
     on_conflict = ""
     if conflict:
@@ -78,12 +100,7 @@ def bulk_write(
                 f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS "  # noqa: S608
                 f"SELECT {cols} FROM {table} WITH NO DATA"
             )
-            buffer = io.StringIO()
-            for row in rows:
-                buffer.write("\t".join(_copy_text(v) for v in row))
-                buffer.write("\n")
-            buffer.seek(0)
-            cursor.copy_expert(f"COPY {stage} ({cols}) FROM STDIN", buffer)
+            _copy(cursor, stage, columns, rows)
             cursor.execute(
                 f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage}{on_conflict}"  # noqa: S608
             )

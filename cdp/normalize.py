@@ -32,7 +32,7 @@ def match_key(raw: str | None) -> str | None:
     """Form used for matching: lowercase ASCII, punctuation and hyphens as single spaces."""
     if not raw:
         return None
-    text = _NAME_JUNK.sub(" ", unidecode(raw).lower())
+    text = _NAME_JUNK.sub(" ", (raw if raw.isascii() else unidecode(raw)).lower())
     text = _SPACES.sub(" ", text.replace("'", " ")).strip()
     return text or None
 

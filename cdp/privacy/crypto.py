@@ -85,6 +85,20 @@ def encrypt(value: str | None, *, field: str) -> bytes | None:
     return ring.header + nonce + ring.primary.encrypt(nonce, value.encode(), field.encode())
 
 
+def encrypt_many(values: dict[str, str | None]) -> dict[str, bytes | None]:
+    """encrypt() for several fields of one record (field name -> value): one key lookup
+    and one random read for all nonces, which matters at ingestion rates."""
+    ring = keyring()
+    cipher, header = ring.primary, ring.header
+    present = [(name, value) for name, value in values.items() if value]
+    nonces = os.urandom(12 * len(present))
+    out: dict[str, bytes | None] = dict.fromkeys(values)
+    for position, (name, value) in enumerate(present):
+        nonce = nonces[12 * position : 12 * position + 12]
+        out[name] = header + nonce + cipher.encrypt(nonce, value.encode(), name.encode())
+    return out
+
+
 def decrypt(token: bytes | memoryview | None, *, field: str) -> str | None:
     """Decrypt a value written by encrypt(); raises DecryptionError, never leaks the value."""
     if token is None:

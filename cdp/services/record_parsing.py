@@ -58,6 +58,8 @@ _CACHE: dict[str, dict[str, Callable[[str], str]]] = {}
 
 
 def _as_text(value: Any) -> str | None:
+    if type(value) is str:
+        return value.strip() or None
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):

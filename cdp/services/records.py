@@ -26,7 +26,7 @@ from cdp.fields import (
 )
 from cdp.models import Profile, Source, SourceRecord
 from cdp.normalize import match_key
-from cdp.privacy.crypto import blind_index, decrypt, encrypt
+from cdp.privacy.crypto import blind_index, decrypt, encrypt_many
 from cdp.services.record_parsing import ParsedRecord
 
 _DATA_COLUMNS = (
@@ -38,6 +38,9 @@ _DATA_COLUMNS = (
 )
 _ALL_COLUMNS = ["source_id", "external_id", "profile_id", "received_at", *_DATA_COLUMNS]
 _TABLE = SourceRecord._meta.db_table
+_ENCRYPTED, _INDEXED, _MATCH = set(ENCRYPTED_FIELDS), set(INDEXED_FIELDS), set(MATCH_FIELDS)
+_ENC_COLUMN = {name: enc_column(name) for name in ENCRYPTED_FIELDS} | {"match": "match_enc"}
+_BIDX_COLUMN = {name: bidx_column(name) for name in INDEXED_FIELDS}
 
 
 @dataclass
@@ -76,20 +79,22 @@ def _apply(row: dict[str, Any], changes: dict[str, str | None], fresh: bool = Fa
 
     fresh: the row has no stored values, so fields absent from `changes` are empty.
     """
+    secret: dict[str, str | None] = {}
     for name, value in changes.items():
-        if name in ENCRYPTED_FIELDS:
-            row[enc_column(name)] = encrypt(value, field=name)
+        if name in _ENCRYPTED:
+            secret[name] = value
         else:
             row[name] = value
-        if name in INDEXED_FIELDS:
-            row[bidx_column(name)] = blind_index(name, value)
-    if any(name in MATCH_FIELDS for name in changes):
+        if name in _INDEXED:
+            row[_BIDX_COLUMN[name]] = blind_index(name, value)
+    if any(name in _MATCH for name in changes):
         keys = {}
         for name in MATCH_FIELDS:
             plain = changes.get(name) if fresh or name in changes else _current(row, name)
             keys[name] = match_key(plain)
-        blob = json.dumps(keys, separators=(",", ":")) if any(keys.values()) else None
-        row["match_enc"] = encrypt(blob, field="match")
+        secret["match"] = json.dumps(keys, separators=(",", ":")) if any(keys.values()) else None
+    for name, token in encrypt_many(secret).items():
+        row[_ENC_COLUMN[name]] = token
 
 
 def record_prepare(item: ParsedRecord) -> ParsedRecord:
@@ -144,7 +149,7 @@ def _assign_profiles(new_rows: list[dict[str, Any]]) -> list[uuid.UUID]:
 
 
 def _new_row(source: Source, external_id: str, now: datetime, implicit: bool) -> dict[str, Any]:
-    row: dict[str, Any] = dict.fromkeys(_ALL_COLUMNS)
+    row: dict[str, Any] = dict.fromkeys(["id", *_ALL_COLUMNS])
     row.update(source_id=source.pk, external_id=external_id, received_at=now, implicit=implicit)
     row["attributes"] = {}
     return row
@@ -168,7 +173,7 @@ def records_upsert(
         row["external_id"]: row
         for row in SourceRecord.objects.filter(
             source=source, external_id__in=[i.external_id for i in items]
-        ).values(*_ALL_COLUMNS)
+        ).values("id", *_ALL_COLUMNS)
     }
     result = UpsertResult()
     new_rows: list[dict[str, Any]] = []
@@ -201,14 +206,18 @@ def records_upsert(
             Profile._meta.db_table,
             ["id", "created_at", "updated_at"],
             [(pid, now, now) for pid in profile_ids],
+            fresh=True,  # random UUIDs
         )
-        bulk_write(
-            _TABLE,
-            _ALL_COLUMNS,
-            [[row[c] for c in _ALL_COLUMNS] for row in to_write],
-            conflict=["source_id", "external_id"],
-            update=_DATA_COLUMNS,
-        )
+        changed = [row for row in to_write if row.get("id") is not None]
+        for rows, fresh in ((new_rows, True), (changed, False)):
+            bulk_write(
+                _TABLE,
+                _ALL_COLUMNS,
+                [[row[c] for c in _ALL_COLUMNS] for row in rows],
+                conflict=["source_id", "external_id"],
+                update=_DATA_COLUMNS,
+                fresh=fresh,
+            )
     result.created = len(new_rows)
     result.updated = len(to_write) - len(new_rows)
     return result

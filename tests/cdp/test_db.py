@@ -1,0 +1,42 @@
+"""cdp.db.bulk_write: COPY fast path and its fallback when a key appeared meanwhile."""
+
+import datetime as dt
+import uuid
+
+from django.db import connection
+
+from cdp.db import bulk_write
+from cdp.models import Profile, SourceRecord
+
+NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+COLUMNS = ["source_id", "external_id", "profile_id", "received_at", "updated_at", "city",
+           "attributes", "implicit"]
+
+
+def _row(source, profile, external_id, city):
+    return [source.pk, external_id, profile.pk, NOW, NOW, city, {"k": "tab\there"}, False]
+
+
+def test_fresh_rows_are_copied_and_special_characters_survive(source):
+    """Rows COPYed directly keep tabs, newlines and backslashes intact."""
+    profile = Profile.objects.create()
+    bulk_write(SourceRecord._meta.db_table, COLUMNS,
+               [_row(source, profile, "x1", "Saint-Étienne\\n\nline")], fresh=True)
+    record = SourceRecord.objects.get(external_id="x1")
+    assert record.city == "Saint-Étienne\\n\nline" and record.attributes == {"k": "tab\there"}
+
+
+def test_fresh_copy_falls_back_to_upsert_when_a_key_already_exists(source):
+    """A concurrent writer inserted the key first: the batch upserts instead of failing."""
+    profile = Profile.objects.create(id=uuid.uuid4())
+    table = SourceRecord._meta.db_table
+    bulk_write(table, COLUMNS, [_row(source, profile, "dup", "Paris")], fresh=True)
+    bulk_write(table, COLUMNS,
+               [_row(source, profile, "dup", "Lyon"), _row(source, profile, "new", "Nice")],
+               conflict=["source_id", "external_id"], update=["city"], fresh=True)
+    assert dict(SourceRecord.objects.values_list("external_id", "city")) == {
+        "dup": "Lyon", "new": "Nice"}
+    # The transaction is still usable after the rolled-back COPY.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
