@@ -226,6 +226,22 @@ def _keep_stats_fresh(table: str, chunk_number: int) -> None:
         refresh_planner_stats(table)
 
 
+def _run(
+    results: Iterable[tuple], table: str, store: Callable[[list, ImportReport], None]
+) -> ImportReport:
+    """Consume parsed chunks in order: note their problems, store their valid items."""
+    report = ImportReport()
+    for number, (count, parsed, issues) in enumerate(results, 1):
+        _keep_stats_fresh(table, number)
+        report.rows += count
+        for issue in issues:
+            report.note(issue)
+        if parsed:
+            store(parsed, report)
+            report.accepted += len(parsed)
+    return report
+
+
 def records_import(
     *,
     path: Path,
@@ -239,20 +255,15 @@ def records_import(
 ) -> ImportReport:
     header, chunks = csv_chunks(path, chunk_size=chunk_size, on_read=on_read)
     mapping = record_column_map(header, id_column=id_column, maps=maps or {})
-    report = ImportReport()
     work = partial(parse_record_chunk, mapping=mapping, region=region)
-    for number, (count, parsed, issues) in enumerate(_pipeline(chunks, work, workers), 1):
-        _keep_stats_fresh(SourceRecord._meta.db_table, number)
-        report.rows += count
-        for issue in issues:
-            report.note(issue)
-        if parsed:
-            result = records_upsert(source=source, records=parsed)
-            report.accepted += len(parsed)
-            report.created += result.created
-            report.updated += result.updated
-            report.unchanged += result.unchanged
-    return report
+
+    def store(parsed: list, report: ImportReport) -> None:
+        result = records_upsert(source=source, records=parsed)
+        report.created += result.created
+        report.updated += result.updated
+        report.unchanged += result.unchanged
+
+    return _run(_pipeline(chunks, work, workers), SourceRecord._meta.db_table, store)
 
 
 def events_import(
@@ -270,16 +281,11 @@ def events_import(
         raise ImportConfigError(f"missing column(s): {', '.join(missing)}")
     if not any(c in header for c in IDENTIFIERS):
         raise ImportConfigError("needs one identifier column: " + ", ".join(IDENTIFIERS))
-    report = ImportReport()
     work = partial(parse_event_chunk, region=region)
-    for number, (count, parsed, issues) in enumerate(_pipeline(chunks, work, workers), 1):
-        _keep_stats_fresh(Event._meta.db_table, number)
-        report.rows += count
-        for issue in issues:
-            report.note(issue)
-        if parsed:
-            result = events_ingest(source=source, events=parsed)
-            report.accepted += len(parsed)
-            report.created += result.created
-            report.duplicates += result.duplicates
-    return report
+
+    def store(parsed: list, report: ImportReport) -> None:
+        result = events_ingest(source=source, events=parsed)
+        report.created += result.created
+        report.duplicates += result.duplicates
+
+    return _run(_pipeline(chunks, work, workers), Event._meta.db_table, store)

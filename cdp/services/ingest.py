@@ -1,6 +1,6 @@
 """Batch ingestion as the API sees it: per-item errors, valid items stored, counts back."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,46 +33,47 @@ class BatchReport:
         return asdict(self)
 
 
-def _issues(index: int, pairs: list[tuple[str | None, str]]) -> list[ItemIssue]:
-    return [ItemIssue(index, name, message) for name, message in pairs]
-
-
-def record_batch_ingest(*, source: Source, items: Sequence[Any]) -> BatchReport:
-    """Strictly validate each item; store the valid ones in one transaction."""
+def _batch(items: Sequence[Any], parse: Callable[[dict], Any]) -> tuple[BatchReport, list]:
+    """Parse every item strictly; collect the valid ones and the per-item errors."""
     report = BatchReport(received=len(items))
-    parsed = []
+    valid = []
     for index, raw in enumerate(items):
         if not isinstance(raw, dict):
             report.errors.append(ItemIssue(index, None, "must be an object"))
             continue
-        outcome = record_parse(raw, strict=True, region=settings.CDP_DEFAULT_PHONE_REGION)
-        report.errors.extend(_issues(index, outcome.issues))
-        if outcome.record is not None:
-            parsed.append(outcome.record)
-    report.accepted = len(parsed)
+        item, issues = parse(raw)
+        report.errors.extend(ItemIssue(index, name, message) for name, message in issues)
+        if item is not None:
+            valid.append(item)
+    report.accepted = len(valid)
+    return report, valid
+
+
+def record_batch_ingest(*, source: Source, items: Sequence[Any]) -> BatchReport:
+    """Strictly validate each item; store the valid ones in one transaction."""
+    region = settings.CDP_DEFAULT_PHONE_REGION
+
+    def parse(raw: dict) -> tuple:
+        outcome = record_parse(raw, strict=True, region=region)
+        return outcome.record, outcome.issues
+
+    report, parsed = _batch(items, parse)
     if parsed:
         result = records_upsert(source=source, records=parsed)
-        report.created, report.updated, report.unchanged = (
-            result.created,
-            result.updated,
-            result.unchanged,
-        )
+        report.created, report.updated = result.created, result.updated
+        report.unchanged = result.unchanged
     return report
 
 
 def event_batch_ingest(*, source: Source, items: Sequence[Any]) -> BatchReport:
     """Strictly validate each event; store new ones, count resent ones as duplicates."""
-    report = BatchReport(received=len(items))
-    parsed = []
-    for index, raw in enumerate(items):
-        if not isinstance(raw, dict):
-            report.errors.append(ItemIssue(index, None, "must be an object"))
-            continue
-        outcome = event_parse(raw, strict=True, region=settings.CDP_DEFAULT_PHONE_REGION)
-        report.errors.extend(_issues(index, outcome.issues))
-        if outcome.event is not None:
-            parsed.append(outcome.event)
-    report.accepted = len(parsed)
+    region = settings.CDP_DEFAULT_PHONE_REGION
+
+    def parse(raw: dict) -> tuple:
+        outcome = event_parse(raw, strict=True, region=region)
+        return outcome.event, outcome.issues
+
+    report, parsed = _batch(items, parse)
     if parsed:
         result = events_ingest(source=source, events=parsed)
         report.created, report.duplicates = result.created, result.duplicates
