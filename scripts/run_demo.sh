@@ -7,7 +7,9 @@ CUSTOMERS=${1:-300}
 export DEBUG=${DEBUG:-1}
 
 $PY manage.py migrate --noinput
-if [ "$($PY manage.py shell -c 'from cdp.models import SourceRecord; print(SourceRecord.objects.exists())')" = "False" ]; then
+# -v 0 and --no-imports: Django 5.2's shell would otherwise print an auto-import banner.
+has_data=$($PY manage.py shell -v 0 --no-imports -c 'from cdp.models import SourceRecord; print(SourceRecord.objects.exists())' | tail -n 1)
+if [ "$has_data" != "True" ]; then
   $PY manage.py generate_demo --customers "$CUSTOMERS" --seed 42
 fi
 $PY manage.py create_demo_admin
