@@ -21,6 +21,7 @@ from cdp.normalize import NormalizationError, clean_text, normalize_email, norma
 from cdp.privacy.crypto import blind_index
 from cdp.services.record_parsing import ParsedRecord
 from cdp.services.records import records_upsert
+from cdp.signals import events_ingested
 
 IDENTIFIERS: tuple[str, ...] = ("external_id", "customer_id", "email", "phone")
 _TYPE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_.:-")
@@ -237,5 +238,12 @@ def events_ingest(
             for e in fresh
         ]
         Event.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+        profile_ids = {row.profile_id for row in rows}
+        event_types = {row.type for row in rows}
+        transaction.on_commit(
+            lambda: events_ingested.send(
+                sender=Event, source=source, profile_ids=profile_ids, event_types=event_types
+            )
+        )
     result.created = len(rows)
     return result

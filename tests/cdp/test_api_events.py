@@ -164,3 +164,20 @@ def test_read_key_cannot_ingest_events(read_client, source):
                                 format="json")
     assert response.status_code == 403
     assert Event.objects.count() == 0
+
+
+def test_ingested_events_are_announced_after_commit(ingest_client, source, django_capture_on_commit_callbacks):
+    """Other apps learn which profiles and event types a batch touched, once committed."""
+    from cdp.signals import events_ingested
+
+    seen = []
+    events_ingested.connect(lambda **kw: seen.append(kw), weak=False, dispatch_uid="t")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            ingest_client.post("/api/v1/events/batch", {"source": "crm", "events": [
+                {"id": "s1", "type": "purchase", "occurred_at": "2026-01-05T10:00:00+01:00",
+                 "email": "sig@example.org", "value": 12}]}, format="json")
+    finally:
+        events_ingested.disconnect(dispatch_uid="t")
+    assert len(seen) == 1 and seen[0]["event_types"] == {"purchase"}
+    assert len(seen[0]["profile_ids"]) == 1
