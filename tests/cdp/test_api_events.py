@@ -166,7 +166,9 @@ def test_read_key_cannot_ingest_events(read_client, source):
     assert Event.objects.count() == 0
 
 
-def test_ingested_events_are_announced_after_commit(ingest_client, source, django_capture_on_commit_callbacks):
+def test_ingested_events_are_announced_after_commit(
+    ingest_client, source, django_capture_on_commit_callbacks
+):
     """Other apps learn which profiles and event types a batch touched, once committed."""
     from cdp.signals import events_ingested
 
