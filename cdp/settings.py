@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -147,6 +148,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_RESULT_EXPIRES = 3600
+# Every periodic task, declared here only: beat's DatabaseScheduler copies these entries into
+# its tables at start. Times are in CELERY_TIMEZONE (TIME_ZONE, Europe/Paris by default).
+CELERY_BEAT_SCHEDULE = {
+    "segments-traits-recompute-all": {
+        "task": "segments.tasks.traits_recompute_all_task",
+        "schedule": crontab(hour=3, minute=0),
+    },
+    "segments-runs-reap": {
+        "task": "segments.tasks.segment_runs_reap_task",
+        "schedule": crontab(minute="*/5"),
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["cdp.api.auth.ApiKeyAuthentication"],

@@ -1,0 +1,57 @@
+"""Celery entry points for computed traits: thin wrappers over segments.traits.
+
+Both run on the default queue, the one the worker of docker-compose consumes. The nightly
+batch is scheduled in cdp.settings.CELERY_BEAT_SCHEDULE.
+"""
+
+import uuid
+
+from celery import shared_task
+from django.db import OperationalError
+
+from segments.evaluation import SegmentBusy, segment_evaluate, segment_runs_reap
+from segments.models import SegmentRun
+from segments.realtime import profiles_reevaluate
+from segments.traits import traits_recompute_all, traits_refresh
+
+
+# OperationalError covers deadlocks and lost connections: worth a retry, the work is
+# idempotent. Profiles that vanished meanwhile simply have no events and get no row.
+@shared_task(
+    acks_late=True, autoretry_for=(OperationalError,), max_retries=3, retry_backoff=True
+)
+def traits_refresh_task(profile_ids: list[str], event_types: list[str] | None = None) -> int:
+    """Recompute the traits of profiles that just received events, then re-evaluate the
+    segments those events can change, for these profiles only."""
+    ids = [uuid.UUID(value) for value in profile_ids]
+    written = traits_refresh(profile_ids=ids)
+    if event_types is not None:
+        profiles_reevaluate(profile_ids=ids, event_types=event_types)
+    return written
+
+
+@shared_task(
+    acks_late=True, autoretry_for=(OperationalError,), max_retries=2, retry_backoff=60
+)
+def traits_recompute_all_task() -> int:
+    """Nightly: every profile's traits and RFM, so windowed figures follow the calendar."""
+    return traits_recompute_all()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), max_retries=2, retry_backoff=30)
+def segment_evaluate_task(segment_id: int, trigger: str = SegmentRun.Trigger.MANUAL) -> int | None:
+    """Full evaluation of one segment; quietly skipped if another live run holds it."""
+    try:
+        run = segment_evaluate(segment_id=segment_id, trigger=trigger)
+    except SegmentBusy:
+        return None
+    return run.pk if run else None
+
+
+@shared_task(acks_late=True)
+def segment_runs_reap_task() -> list[int]:
+    """Fail runs whose worker died (lease expired) and evaluate those segments again."""
+    segment_ids = segment_runs_reap()
+    for segment_id in segment_ids:
+        segment_evaluate_task.delay(segment_id, SegmentRun.Trigger.RETRY)
+    return segment_ids
