@@ -48,7 +48,7 @@ WHERE EXISTS (SELECT 1 FROM cdp_sourcerecord r WHERE r.profile_id = p.id
 
 def _setup_env() -> None:
     os.environ.update(
-        DATABASE_URL=f"{PG}/{DB}", REDIS_URL="", DEBUG="0",
+        DATABASE_URL=f"{PG}/{DB}", REDIS_URL="", DEBUG="0", LOG_LEVEL="WARNING",
         SECRET_KEY=secrets.token_urlsafe(40),
         CDP_ENCRYPTION_KEYS=base64.urlsafe_b64encode(os.urandom(32)).decode(),
         CDP_BLIND_INDEX_KEY=secrets.token_urlsafe(40), ALLOWED_HOSTS="127.0.0.1",

@@ -81,6 +81,17 @@ class SegmentDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class RuleSchemaApi(APIView):
+    permission_classes: list = []
+    authentication_classes: list = []
+
+    def get(self, request: Request) -> Response:
+        """The versioned JSON schema of segment definitions (public, no data in it)."""
+        from segments.rules import rule_schema
+
+        return Response(rule_schema())
+
+
 class SegmentPreviewApi(APIView):
     permission_classes = READ
 

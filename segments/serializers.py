@@ -1,5 +1,6 @@
 """Segment API shapes. The definition is validated by segments.rules (JSON paths)."""
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from segments.models import Segment, SegmentMembership, SegmentRun
@@ -16,12 +17,20 @@ class SegmentInputSerializer(serializers.Serializer):
 
 class SegmentOutputSerializer(serializers.ModelSerializer):
     depends_on = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    freshness_seconds = serializers.SerializerMethodField(
+        help_text="Seconds since the last successful run (null: never ran)."
+    )
+
+    def get_freshness_seconds(self, segment: Segment) -> int | None:
+        if segment.last_success_at is None:
+            return None
+        return int((timezone.now() - segment.last_success_at).total_seconds())
 
     class Meta:
         model = Segment
         fields = ["id", "name", "slug", "description", "definition", "schema_version",
                   "schedule", "enabled", "event_types", "depends_on", "size",
-                  "last_success_at", "created_at", "updated_at"]
+                  "last_success_at", "freshness_seconds", "created_at", "updated_at"]
 
 
 class PreviewInputSerializer(serializers.Serializer):

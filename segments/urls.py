@@ -5,6 +5,7 @@ from segments import api
 urlpatterns = [
     path("segments/", api.SegmentListApi.as_view(), name="segment-list"),
     path("segments/preview", api.SegmentPreviewApi.as_view(), name="segment-preview"),
+    path("segments/schema", api.RuleSchemaApi.as_view(), name="segment-rule-schema"),
     path("segments/<int:pk>", api.SegmentDetailApi.as_view(), name="segment-detail"),
     path("segments/<int:pk>/members", api.SegmentMembersApi.as_view(), name="segment-members"),
     path("segments/<int:pk>/history", api.SegmentHistoryApi.as_view(), name="segment-history"),

@@ -14,7 +14,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Avg, Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models import (
+    Avg,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 
@@ -36,7 +47,7 @@ def _window_q(node: dict[str, Any], now: dt.datetime) -> Q:
     return Q()
 
 
-def matching_events(node: dict[str, Any], *, now: dt.datetime):
+def matching_events(node: dict[str, Any], *, now: dt.datetime) -> QuerySet[Event]:
     """The profile's events this condition looks at (correlated to the outer Profile)."""
     rows = Event.objects.filter(_window_q(node, now), profile=OuterRef("pk"), type=node["event"])
     for item in node.get("where", []):

@@ -7,7 +7,7 @@ once the shape is right, since they assume it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +53,7 @@ def validate_definition(
     return [RuleError(path, message) for path, message in found]
 
 
-def _non_finite(value: Any, path: tuple[str | int, ...]):
+def _non_finite(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
     """NaN and infinities: Python's json accepts them, SQL comparisons do not."""
     if isinstance(value, float) and not math.isfinite(value):
         yield path

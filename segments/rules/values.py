@@ -27,7 +27,7 @@ from typing import Any
 
 from django.db.models import DecimalField, Expression, Func, Q, Value
 from django.db.models.expressions import Case, When
-from django.db.models.functions import Collate, Substr
+from django.db.models.functions import Substr
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -74,9 +74,19 @@ def is_set_q(text: Any) -> Q:
     return Q(IsNull(text, False)) & ~Q(Exact(text, ""))
 
 
+class _Bytewise(Func):
+    """Compare text byte by byte (collation "C") whatever the database's locale."""
+
+    template = '%(expressions)s COLLATE "C"'
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # SQLite (the demo database) compares bytewise already (BINARY).
+        return super().as_sql(compiler, connection, template="%(expressions)s", **extra)
+
+
 def _numeric(text: Any) -> Expression:
     """The text as numeric when it is a plain decimal, else NULL (CASE keeps casts safe)."""
-    cast = Func(text, template="(%(expressions)s)::numeric", output_field=DecimalField())
+    cast = Func(text, template="CAST(%(expressions)s AS numeric)", output_field=DecimalField())
     return Case(When(Regex(text, NUMBER_RE), then=cast), output_field=DecimalField())
 
 
@@ -95,12 +105,11 @@ def equals_q(text: Any, value: Any) -> Q:
 
 
 def _iso_day(text: Any) -> Expression:
-    # Collation "C": compare the digits byte by byte whatever the database locale.
-    return Collate(Substr(text, 1, 10), "C")
+    return _Bytewise(Substr(text, 1, 10))
 
 
 def _month_day(text: Any) -> Expression:
-    return Collate(Substr(text, 6, 5), "C")
+    return _Bytewise(Substr(text, 6, 5))
 
 
 def _anniversary_q(text: Any, days: int, now: dt.datetime) -> Q:
@@ -122,7 +131,8 @@ def _anniversary_q(text: Any, days: int, now: dt.datetime) -> Q:
 
 
 def date_q(text: Any, op: str, value: Any, now: dt.datetime) -> Q:
-    """before/after a date (strict), within_last N days (today included), anniversary."""
+    """before/after a date (strict); within_last N: from today - N days to today (local
+    dates); anniversary_within N: see _anniversary_q."""
     has_date = Q(Regex(text, ISO_DATE_PREFIX_RE))
     if op == "before":
         return has_date & Q(LessThan(_iso_day(text), value))
