@@ -18,6 +18,7 @@ import statistics
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -77,6 +78,27 @@ def _copy(cur, table: str, columns: str, lines) -> None:
     cur.copy_expert(f"COPY {table} ({columns}) FROM STDIN", buffer)
 
 
+@contextmanager
+def _without_indexes(cur, table: str):
+    """Bulk-load practice: drop secondary indexes and constraints, load, rebuild them."""
+    cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = %s::regclass AND contype IN ('u', 'f')", [table])
+    constraints = cur.fetchall()
+    cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s "
+                "AND indexname NOT IN (SELECT conname FROM pg_constraint "
+                "WHERE conrelid = %s::regclass)", [table, table])
+    indexes = cur.fetchall()
+    for name, _ in constraints:
+        cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _ in indexes:
+        cur.execute(f'DROP INDEX "{name}"')
+    yield
+    for _, definition in indexes:
+        cur.execute(definition)
+    for name, definition in constraints:
+        cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+
+
 def load(profiles: int, events: int, now: datetime) -> list[uuid.UUID]:
     """Profiles, one record each, events (2% heavy recent buyers) and consents via COPY."""
     from django.db import connection
@@ -110,9 +132,10 @@ def load(profiles: int, events: int, now: datetime) -> list[uuid.UUID]:
                 yield (f"{source_id}\te{i}\t{pid}\t{kind}\t{at.isoformat()}\t{value}\t{{}}"
                        f"\t{stamp}\n")
 
-        _copy(cur, "cdp_event",
-              "source_id, event_id, profile_id, type, occurred_at, value, properties, "
-              "received_at", event_lines())
+        with _without_indexes(cur, "cdp_event"):
+            _copy(cur, "cdp_event",
+                  "source_id, event_id, profile_id, type, occurred_at, value, properties, "
+                  "received_at", event_lines())
         _copy(cur, "cdp_consententry",
               "profile_id, purpose, status, lawful_basis, channel, notice_version, evidence, "
               "captured_at, recorded_at",
