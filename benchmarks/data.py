@@ -59,3 +59,15 @@ def record_dicts(count: int, *, seed: int = 7, start: int = 0) -> Iterator[dict]
         item = dict(zip(HEADER, row, strict=True))
         item["attributes"] = {"loyalty_tier": item.pop("loyalty_tier")}
         yield item
+
+
+def recreate_database(server_url: str, name: str) -> None:
+    """Drop and create a scratch database (benchmarks never touch the test databases)."""
+    import psycopg2
+
+    conn = psycopg2.connect(f"{server_url}/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        cur.execute(f"CREATE DATABASE {name}")
+    conn.close()

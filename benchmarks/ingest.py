@@ -25,7 +25,7 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.data import HEADER, record_dicts, write_records_csv  # noqa: E402
+from benchmarks.data import HEADER, record_dicts, recreate_database, write_records_csv  # noqa: E402
 
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB = "cdp_bench"
@@ -56,12 +56,7 @@ def _manage(env: dict[str, str], *args: str) -> str:
 
 
 def _fresh_database(env: dict[str, str]) -> None:
-    conn = psycopg2.connect(f"{PG}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
-        cur.execute(f"CREATE DATABASE {DB}")
-    conn.close()
+    recreate_database(PG, DB)
     _manage(env, "migrate", "--noinput", "-v0")
 
 

@@ -22,10 +22,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg2
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.data import recreate_database  # noqa: E402
+
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB = "cdp_bench_segments"
 CITIES = ["Paris", "Lyon", "Lille", "Marseille", "Toulouse", "Nantes", "Bordeaux", "Nice",
@@ -55,15 +56,6 @@ def _setup_env() -> None:
         CDP_BLIND_INDEX_KEY=secrets.token_urlsafe(40), ALLOWED_HOSTS="127.0.0.1",
         DJANGO_SETTINGS_MODULE="cdp.settings",
     )
-
-
-def _fresh_database() -> None:
-    conn = psycopg2.connect(f"{PG}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
-        cur.execute(f"CREATE DATABASE {DB}")
-    conn.close()
 
 
 def _copy(cur, table: str, columns: str, lines) -> None:
@@ -151,7 +143,7 @@ def main() -> None:
     args = parser.parse_args()
     profiles, events = (20_000, 200_000) if args.quick else (1_000_000, 10_000_000)
     _setup_env()
-    _fresh_database()
+    recreate_database(PG, DB)
     import django
 
     django.setup()
