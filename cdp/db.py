@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg2
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -121,3 +122,15 @@ def refresh_planner_stats(table: str) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {table}")
+
+
+def analytic_memory() -> None:
+    """Give the current transaction's big set queries room (segment evaluation, preview).
+
+    With PostgreSQL's default 4 MB, grouping millions of events spills sorts to disk and
+    turns bitmap scans lossy. SET LOCAL ends with the transaction; call inside atomic().
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('work_mem', %s, true)",
+                           [settings.CDP_ANALYTICS_WORK_MEM])

@@ -184,6 +184,8 @@ SPECTACULAR_SETTINGS = {
 CDP_RECORD_BATCH_MAX = 5000
 CDP_EVENT_BATCH_MAX = 10000
 CDP_DEFAULT_PHONE_REGION = os.environ.get("CDP_DEFAULT_PHONE_REGION", "FR")
+# work_mem of segment evaluation and preview transactions (PostgreSQL).
+CDP_ANALYTICS_WORK_MEM = os.environ.get("CDP_ANALYTICS_WORK_MEM", "64MB")
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", True)

@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from cdp.db import analytic_memory
 from cdp.models import Profile
 from segments.models import Segment, SegmentMembership, SegmentRun
 from segments.signals import membership_changed
@@ -69,7 +70,8 @@ def segment_runs_reap(*, now: datetime | None = None) -> list[int]:
 def _members_query(segment: Segment, now: datetime, profile_ids: Collection | None):
     from segments.rules import compile_definition
 
-    members = Profile.objects.filter(compile_definition(segment.definition, now=now))
+    # No ordering: Profile's default one would add a useless sort of the whole set.
+    members = Profile.objects.filter(compile_definition(segment.definition, now=now)).order_by()
     if profile_ids is not None:
         members = members.filter(pk__in=list(profile_ids))
     return members
@@ -131,6 +133,7 @@ def segment_evaluate(
     started = time.monotonic()
     try:
         with transaction.atomic():
+            analytic_memory()
             previous = segment.memberships.filter(exited_at__isnull=True).count()
             added, removed = _apply_diff(segment, now, None)
             size = previous + added - removed

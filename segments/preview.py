@@ -5,8 +5,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count, Window
 from django.utils import timezone
 
+from cdp.db import analytic_memory
 from cdp.models import AuditEvent, Profile, SourceRecord
 from cdp.privacy.crypto import decrypt
 
@@ -30,8 +32,16 @@ def segment_preview(
 
     now = now or timezone.now()
     members = Profile.objects.filter(compile_definition(definition, now=now))
-    count = members.count()
-    sample_ids = list(members.order_by("pk").values_list("pk", flat=True)[:SAMPLE_SIZE])
+    # One pass: the window count rides along with the sample. No ORDER BY: "first by id"
+    # would make PostgreSQL walk every matching event in profile order.
+    with transaction.atomic():
+        analytic_memory()
+        rows = list(
+            members.annotate(total=Window(Count("pk"))).order_by()
+            .values_list("pk", "total")[:SAMPLE_SIZE]
+        )
+    count = rows[0][1] if rows else 0
+    sample_ids = [pk for pk, _ in rows]
     records = (
         SourceRecord.objects.filter(profile_id__in=sample_ids)
         .order_by("profile_id", "id")

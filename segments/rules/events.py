@@ -1,9 +1,13 @@
 """Event conditions: count, sum or average of a profile's events of a type, as a Q.
 
-- count is a correlated COUNT subquery wrapped in COALESCE(…, 0), so a profile with no
-  matching event has 0 and satisfies `count lt 3` or `count eq 0`.
-- sum/avg of no events (or of events without a value) is NULL and satisfies nothing; the
-  comparison sits in the HAVING clause of an EXISTS so that NOT over it stays two-valued.
+- Events are grouped once per condition, not per profile: the Q is `pk IN (SELECT
+  profile_id ... GROUP BY profile_id HAVING <aggregate> <op> <value>)`, which PostgreSQL
+  runs as one hash join (a correlated subquery would run once per profile).
+- count: a profile with no matching event counts 0. When 0 satisfies the comparator
+  (`count lt 3`, `count eq 0`), the Q is instead `pk NOT IN (profiles whose count fails
+  it)`, so profiles without events match.
+- sum/avg of no events (or of events without a value) is NULL and satisfies nothing.
+  Both forms are two-valued (profile ids are never NULL), so NOT means what it says.
 - within_days N: occurred_at in [now - N×24h, now]. between [d1, d2]: from the start of
   d1 to the end of d2, local days (settings.TIME_ZONE). Neither: all events, any time.
 - where filters read event properties with the conventions of segments.rules.values.
@@ -12,22 +16,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
     Avg,
     Count,
-    Exists,
     F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce
 
 from cdp.models import Event
 from segments.rules.days import day_start, next_day_start
@@ -47,24 +48,42 @@ def _window_q(node: dict[str, Any], now: dt.datetime) -> Q:
     return Q()
 
 
-def matching_events(node: dict[str, Any], *, now: dt.datetime) -> QuerySet[Event]:
-    """The profile's events this condition looks at (correlated to the outer Profile)."""
-    rows = Event.objects.filter(_window_q(node, now), profile=OuterRef("pk"), type=node["event"])
+def _events(node: dict[str, Any], now: dt.datetime) -> QuerySet[Event]:
+    """Every profile's events this condition looks at."""
+    rows = Event.objects.filter(_window_q(node, now), type=node["event"])
     for item in node.get("where", []):
         text = KeyTextTransform(item["property"], "properties")
         rows = rows.filter(value_q(text, item["op"], item["value"], now=now))
     return rows.order_by()
 
 
+def matching_events(node: dict[str, Any], *, now: dt.datetime) -> QuerySet[Event]:
+    """One profile's events this condition looks at (correlated to the outer Profile)."""
+    return _events(node, now).filter(profile=OuterRef("pk"))
+
+
+def _zero_holds(op: str, value: Any) -> bool:
+    """Does a count of 0 satisfy the comparator?"""
+    zero = Decimal(0)
+    if op == "between":
+        return Decimal(str(value[0])) <= zero <= Decimal(str(value[1]))
+    bound = Decimal(str(value))
+    return {"eq": zero == bound, "neq": zero != bound, "gt": zero > bound,
+            "gte": zero >= bound, "lt": zero < bound, "lte": zero <= bound}[op]
+
+
 def event_q(node: dict[str, Any], *, now: dt.datetime) -> Q:
     """The aggregate of the matching events satisfies the comparator."""
-    rows = matching_events(node, now=now).values("profile")
+    per_profile = _events(node, now).values("profile_id")
     if "count" in node:
         ((op, value),) = node["count"].items()
-        counted = rows.annotate(n=Count("pk")).values("n")
-        total = Coalesce(Subquery(counted, output_field=IntegerField()), 0)
-        return compare_q(total, op, value)
+        # count(*), not count(id): answerable from the covering (type, occurred_at) index.
+        counted = per_profile.annotate(n=Count("*"))
+        if _zero_holds(op, value):
+            failing = counted.filter(~compare_q(F("n"), op, value)).values("profile_id")
+            return ~Q(pk__in=failing)
+        return Q(pk__in=counted.filter(compare_q(F("n"), op, value)).values("profile_id"))
     name = "sum" if "sum" in node else "avg"
     ((op, value),) = node[name].items()
-    grouped = rows.annotate(agg=_AGGREGATES[name]("value"))
-    return Q(Exists(grouped.filter(compare_q(F("agg"), op, value))))
+    grouped = per_profile.annotate(agg=_AGGREGATES[name]("value"))
+    return Q(pk__in=grouped.filter(compare_q(F("agg"), op, value)).values("profile_id"))
