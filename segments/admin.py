@@ -6,11 +6,12 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from cdp.admin import ReadOnlyAdmin
 from segments.models import ProfileTraits, Segment, SegmentRun
 
 
 @admin.register(ProfileTraits)
-class ProfileTraitsAdmin(admin.ModelAdmin):
+class ProfileTraitsAdmin(ReadOnlyAdmin):
     """Read-only: traits are derived from events and rewritten by every refresh."""
 
     list_display = [
@@ -20,15 +21,6 @@ class ProfileTraitsAdmin(admin.ModelAdmin):
     search_fields = ["profile__id"]
     # The table has a row per active profile: skip the unfiltered COUNT(*) on every page.
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class SegmentForm(forms.ModelForm):
