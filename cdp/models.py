@@ -39,6 +39,8 @@ class Profile(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # GDPR Art. 18: data kept, but the profile is used for nothing (no segment, no sync).
+    restricted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -138,8 +140,24 @@ class Event(models.Model):
         return f"{self.type} {self.event_id}"
 
 
+class Purpose(models.Model):
+    """A processing purpose consent is asked for (data, not code)."""
+
+    slug = models.SlugField(max_length=64, primary_key=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
 class ConsentEntry(models.Model):
-    """One consent fact, append-only; the privacy issue adds enforcement and proofs."""
+    """One consent fact, as GDPR Art. 7(1) asks to prove it. Append-only: the database
+    refuses UPDATE and DELETE (trigger), except on the erasure path."""
 
     class Status(models.TextChoices):
         GRANTED = "granted", _("Granted")
@@ -154,9 +172,14 @@ class ConsentEntry(models.Model):
     lawful_basis = models.CharField(max_length=32, default="consent")
     channel = models.CharField(max_length=32, blank=True)
     notice_version = models.CharField(max_length=32, blank=True)
+    # SHA-256 of the notice text the person saw.
+    notice_hash = models.CharField(max_length=64, blank=True)
+    # Form or campaign id; IP address and user agent only as keyed hashes.
     evidence = models.JSONField(default=dict, blank=True)
     captured_at = models.DateTimeField()
     recorded_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    recorded_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         indexes = [
@@ -203,15 +226,24 @@ class ApiKey(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Who did what to whose data; append-only (the privacy issue chains the rows)."""
+    """Who did what to whose data, when and why. Append-only (a trigger refuses UPDATE and
+    DELETE except for the chained retention purge) and hash-chained: row_hash is
+    SHA-256(prev_hash + canonical content), so any edited or removed row is detectable."""
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.CharField(max_length=150)
     action = models.CharField(max_length=64)
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
+    # The subject, by pseudonymous profile id only.
     profile_id = models.UUIDField(null=True, blank=True, db_index=True)
     details = models.JSONField(default=dict, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    # Truncated client IP (IPv4 /24, IPv6 /48), never the full address.
+    ip_prefix = models.CharField(max_length=50, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    row_hash = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-at"]
