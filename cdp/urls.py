@@ -7,6 +7,8 @@ from cdp.health import CdpHealthView
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("cdp.api.urls")),
+    path("api/v1/", include("cdp.api.audit_urls")),
+    path("api/v1/", include("cdp.api.consent_urls")),
     path("api/v1/", include("segments.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
