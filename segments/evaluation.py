@@ -14,7 +14,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from cdp.db import analytic_memory
@@ -169,8 +169,8 @@ def segment_evaluate_profiles(
     with transaction.atomic():
         added, removed = _apply_diff(segment, now, profile_ids)
         if added or removed:
-            Segment.objects.filter(pk=segment.pk).update(size=segment.memberships.filter(
-                exited_at__isnull=True).count())
+            # Increment, not a recount: this is the per-event hot path.
+            Segment.objects.filter(pk=segment.pk).update(size=F("size") + added - removed)
             _announce(segment.pk, None, added, removed)
     return added, removed
 

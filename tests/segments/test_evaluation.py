@@ -204,3 +204,15 @@ def test_dead_run_is_reaped_and_retried(people, monkeypatch):
     monkeypatch.setattr(tasks.segment_evaluate_task, "delay", lambda *a: queued.append(a))
     assert tasks.segment_runs_reap_task() == [segment.pk]
     assert queued == [(segment.pk, "retry")]
+
+
+def test_realtime_changes_keep_the_segment_size_right(people):
+    """Real-time entries and exits adjust the stored size without a full run."""
+    segment = _segment()
+    segment_evaluate(segment_id=segment.pk, now=NOW)
+    _move("a", "Nantes")
+    _move("c", "Paris")
+    segment_evaluate_profiles(segment=segment, profile_ids=[people["a"], people["c"]],
+                              now=NOW + dt.timedelta(minutes=1))
+    segment.refresh_from_db()
+    assert segment.size == len(_members(segment)) == 3
