@@ -5,11 +5,24 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.utils.html import format_html_join
 
-from cdp.models import ApiKey, AuditEvent, ConsentEntry, Event, Profile, Source, SourceRecord
+from cdp.admin_privacy import consent_export_response, restriction_action
+from cdp.audit import audit_record
+from cdp.models import (
+    ApiKey,
+    AuditEvent,
+    ConsentEntry,
+    Event,
+    Profile,
+    Purpose,
+    Source,
+    SourceRecord,
+)
 from cdp.services.api_keys import InvalidScope, api_key_create, api_key_revoke, check_rate
+from cdp.services.audit_export import audit_export
 from cdp.services.profiles import record_plain
 
 
@@ -56,7 +69,7 @@ class SourceRecordAdmin(ReadOnlyAdmin):
         record = SourceRecord.objects.get(pk=obj.pk)
         values = record_plain(record)
         request = getattr(self, "_request", None)
-        AuditEvent.objects.create(
+        audit_record(
             actor=_actor(request) if request else "admin",
             action="record.view",
             object_type="source_record",
@@ -84,9 +97,27 @@ class SourceRecordInline(admin.TabularInline):
 
 @admin.register(Profile)
 class ProfileAdmin(ReadOnlyAdmin):
-    list_display = ["id", "created_at", "updated_at"]
+    list_display = ["id", "created_at", "updated_at", "restricted_at"]
+    list_filter = [("restricted_at", admin.EmptyFieldListFilter)]
     search_fields = ["id"]
+    readonly_fields = ["restricted_at"]
     inlines = [SourceRecordInline]
+    actions = ["restrict_processing", "lift_restriction"]
+
+    def has_dpo_permission(self, request: HttpRequest) -> bool:
+        return is_dpo(request.user)
+
+    @admin.action(description="Restrict processing (GDPR Art. 18)", permissions=["dpo"])
+    def restrict_processing(self, request: HttpRequest, queryset: Any) -> Any:
+        if not is_dpo(request.user):
+            raise PermissionDenied
+        return restriction_action(self, request, queryset, actor=_actor(request), lift=False)
+
+    @admin.action(description="Lift restriction", permissions=["dpo"])
+    def lift_restriction(self, request: HttpRequest, queryset: Any) -> Any:
+        if not is_dpo(request.user):
+            raise PermissionDenied
+        return restriction_action(self, request, queryset, actor=_actor(request), lift=True)
 
 
 @admin.register(Event)
@@ -100,8 +131,49 @@ class EventAdmin(ReadOnlyAdmin):
 
 @admin.register(ConsentEntry)
 class ConsentEntryAdmin(ReadOnlyAdmin):
-    list_display = ["profile", "purpose", "status", "channel", "captured_at", "recorded_at"]
-    list_filter = ["purpose", "status", "channel"]
+    """The ledger, read-only (the database refuses changes anyway)."""
+
+    list_display = ["profile", "purpose", "status", "lawful_basis", "channel", "source",
+                    "notice_version", "captured_at", "expires_at", "recorded_at", "recorded_by"]
+    list_filter = ["purpose", "status", "lawful_basis", "channel", "source"]
+    list_select_related = ["source"]
+    search_fields = ["=profile__id"]
+    date_hierarchy = "captured_at"
+    actions = ["export_csv", "export_json"]
+
+    def has_dpo_permission(self, request: HttpRequest) -> bool:
+        return is_dpo(request.user)
+
+    @admin.action(description="Export selected as CSV (consent proofs)", permissions=["dpo"])
+    def export_csv(self, request: HttpRequest, queryset: Any) -> HttpResponseBase:
+        if not is_dpo(request.user):
+            raise PermissionDenied
+        return consent_export_response(request, queryset, actor=_actor(request), fmt="csv")
+
+    @admin.action(description="Export selected as JSON (consent proofs)", permissions=["dpo"])
+    def export_json(self, request: HttpRequest, queryset: Any) -> HttpResponseBase:
+        if not is_dpo(request.user):
+            raise PermissionDenied
+        return consent_export_response(request, queryset, actor=_actor(request), fmt="json")
+
+
+@admin.register(Purpose)
+class PurposeAdmin(admin.ModelAdmin):
+    """Purposes are data: add or describe them here. Never deleted, nor renamed, since
+    ledger entries name them."""
+
+    list_display = ["slug", "name", "created_at"]
+    search_fields = ["slug", "name"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["slug", "created_at"] if obj else ["created_at"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def is_dpo(user: Any) -> bool:
+    return user.is_active and (user.is_superuser or user.groups.filter(name="dpo").exists())
 
 
 @admin.register(AuditEvent)
@@ -109,6 +181,20 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "actor", "action", "object_type", "object_id", "profile_id"]
     list_filter = ["action"]
     search_fields = ["actor", "object_id", "profile_id"]
+    actions = ["export_csv"]
+
+    def has_dpo_permission(self, request: HttpRequest) -> bool:
+        """Admin actions restricted with permissions=["dpo"] (superusers, "dpo" group)."""
+        return is_dpo(request.user)
+
+    @admin.action(description="Export selected/filtered as CSV", permissions=["dpo"])
+    def export_csv(self, request: HttpRequest, queryset: Any) -> HttpResponseBase:
+        if not is_dpo(request.user):  # the admin already hides it; refuse a forged POST too
+            raise PermissionDenied
+        export = audit_export(events=queryset, fmt="csv", actor=_actor(request), via="admin")
+        response = StreamingHttpResponse(export, content_type=export.content_type)
+        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+        return response
 
 
 class ApiKeyForm(forms.ModelForm):

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class CdpConfig(AppConfig):
     name = "cdp"
     verbose_name = "CDP"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
+
+        from cdp.receivers import audit_login, audit_login_failed
+
+        user_logged_in.connect(audit_login, dispatch_uid="cdp.audit_login")
+        user_login_failed.connect(audit_login_failed, dispatch_uid="cdp.audit_login_failed")

@@ -182,9 +182,13 @@ class ConsentEntry(models.Model):
     recorded_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
-        indexes = [
-            models.Index(
-                fields=["profile", "purpose", "captured_at"], name="consent_profile_purpose"
+        verbose_name_plural = "consent entries"
+        constraints = [
+            # A resent entry is not recorded twice. Its index (profile, purpose,
+            # captured_at first) also serves "the latest entry per purpose".
+            models.UniqueConstraint(
+                fields=["profile", "purpose", "captured_at", "status", "source"],
+                name="consent_entry_once",
             )
         ]
 

@@ -75,6 +75,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Request id + truncated client IP for audit rows; before auth so logins carry them.
+    "cdp.middleware.AuditContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -159,6 +161,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "segments.tasks.segment_runs_reap_task",
         "schedule": crontab(minute="*/5"),
     },
+    "cdp-audit-purge": {
+        "task": "cdp.tasks.audit_purge_task",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 
 REST_FRAMEWORK = {
@@ -186,6 +192,18 @@ CDP_EVENT_BATCH_MAX = 10000
 CDP_DEFAULT_PHONE_REGION = os.environ.get("CDP_DEFAULT_PHONE_REGION", "FR")
 # work_mem of segment evaluation and preview transactions (PostgreSQL).
 CDP_ANALYTICS_WORK_MEM = os.environ.get("CDP_ANALYTICS_WORK_MEM", "64MB")
+
+# Audit log. Retention: CNIL recommends 6 to 12 months for such logs; the nightly purge
+# (cdp.tasks.audit_purge_task) removes older rows and chains a row saying so.
+CDP_AUDIT_RETENTION_DAYS = int(os.environ.get("CDP_AUDIT_RETENTION_DAYS", "365"))
+if CDP_AUDIT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("CDP_AUDIT_RETENTION_DAYS must be a positive number of days")
+# Reverse proxies in front of the app that append to X-Forwarded-For; 0 trusts none and
+# audits REMOTE_ADDR (a client can write any X-Forwarded-For it likes).
+CDP_TRUSTED_PROXY_COUNT = int(os.environ.get("CDP_TRUSTED_PROXY_COUNT", "0"))
+# Benchmark/diagnostic switch (not read from the environment on purpose): with it off,
+# audit_record writes nothing. It must stay on in production.
+CDP_AUDIT_ENABLED = True
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", True)

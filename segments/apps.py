@@ -1,6 +1,11 @@
 from django.apps import AppConfig
 
-from cdp.signals import events_ingested
+from cdp.signals import (
+    consent_changed,
+    events_ingested,
+    profile_restricted,
+    profile_unrestricted,
+)
 
 
 class SegmentsConfig(AppConfig):
@@ -8,8 +13,23 @@ class SegmentsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here: the receivers import tasks and models, which need a ready registry.
-        from segments.receivers import traits_refresh_on_ingest
+        from segments.receivers import (
+            consent_reevaluate_on_change,
+            segments_leave_on_restriction,
+            segments_reenter_on_unrestriction,
+            traits_refresh_on_ingest,
+        )
 
         events_ingested.connect(
             traits_refresh_on_ingest, dispatch_uid="segments.traits_refresh_on_ingest"
+        )
+        consent_changed.connect(
+            consent_reevaluate_on_change, dispatch_uid="segments.consent_reevaluate_on_change"
+        )
+        profile_restricted.connect(
+            segments_leave_on_restriction, dispatch_uid="segments.segments_leave_on_restriction"
+        )
+        profile_unrestricted.connect(
+            segments_reenter_on_unrestriction,
+            dispatch_uid="segments.segments_reenter_on_unrestriction",
         )

@@ -72,6 +72,7 @@ def _members_query(segment: Segment, now: datetime, profile_ids: Collection | No
 
     # No ordering: Profile's default one would add a useless sort of the whole set.
     members = Profile.objects.filter(compile_definition(segment.definition, now=now)).order_by()
+    members = members.filter(restricted_at__isnull=True)  # GDPR Art. 18: in no segment
     if profile_ids is not None:
         members = members.filter(pk__in=list(profile_ids))
     return members

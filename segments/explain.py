@@ -15,7 +15,9 @@ from django.db.models.fields.json import KeyTextTransform
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from cdp.models import AuditEvent, ConsentEntry, Profile, SourceRecord
+from cdp.audit import audit_record
+from cdp.models import Profile, SourceRecord
+from cdp.privacy.consent import consent_current, entry_allows
 from segments.models import ProfileTraits, Segment, SegmentMembership
 from segments.rules import compile_definition
 from segments.rules.events import matching_events
@@ -33,7 +35,7 @@ def segment_explain(
         segment=segment, profile=profile, exited_at__isnull=True
     ).exists()
     with transaction.atomic():
-        AuditEvent.objects.create(
+        audit_record(
             actor=actor, action="segment.explain", object_type="segment",
             object_id=str(segment.pk), profile_id=profile.pk,
         )
@@ -72,12 +74,22 @@ def _value(node: dict[str, Any], profile: Profile, now: datetime) -> tuple[Any, 
         values = _attribute_values(node["attribute"], profile)
         return values, f"{node['attribute']} = {_show(values)}, needs {_needs(node)}"
     if "consent" in node:
-        latest = (ConsentEntry.objects.filter(profile=profile, purpose=node["consent"])
-                  .order_by("-captured_at", "-id").values_list("status", flat=True).first())
-        return latest, f"consent {node['consent']} is {latest or 'never given'}, needs granted"
+        return _consent_value(node["consent"], profile, now)
     if "segment" in node:
         return None, f"member of segment {node['segment']}"
     return None, "condition"
+
+
+def _consent_value(purpose: str, profile: Profile, now: datetime) -> tuple[Any, str]:
+    """The current entry as cdp.privacy.consent reads it (ties, expiry, restriction)."""
+    entry = consent_current(profile.pk, now=now).get(purpose)
+    state = entry.status if entry else None
+    if state == "granted" and not entry_allows(entry, now=now):
+        state = "expired"
+    text = f"consent {purpose} is {state or 'never given'}"
+    if profile.restricted_at is not None:
+        text += ", profile restricted"
+    return state, f"{text}, needs granted"
 
 
 def _event_value(node: dict[str, Any], profile: Profile, now: datetime) -> tuple[Any, str]:

@@ -8,8 +8,9 @@ from django.db import transaction
 from django.db.models import Count, Window
 from django.utils import timezone
 
+from cdp.audit import audit_record
 from cdp.db import analytic_memory
-from cdp.models import AuditEvent, Profile, SourceRecord
+from cdp.models import Profile, SourceRecord
 from cdp.privacy.crypto import decrypt
 
 SAMPLE_SIZE = 10
@@ -53,7 +54,7 @@ def segment_preview(
         entry["city"] = entry["city"] or city
         entry["email"] = entry["email"] or mask_email(decrypt(email_enc, field="email"))
     with transaction.atomic():
-        AuditEvent.objects.create(
+        audit_record(
             actor=actor, action="segment.preview", object_type="segment",
             details={"definition": definition, "count": count, "sample": len(sample_ids)},
         )

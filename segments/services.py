@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from cdp.models import AuditEvent
+from cdp.audit import audit_record
 from segments.models import Segment
 
 EVALUATE_TASK = "segments.tasks.segment_evaluate_task"
@@ -75,7 +75,7 @@ def segment_save(
             [s for s in map(segment_resolve, segments_referenced(definition)) if s]
         )
         _sync_schedule(segment)
-        AuditEvent.objects.create(
+        audit_record(
             actor=actor,
             action="segment.create" if creating else "segment.update",
             object_type="segment",
@@ -86,13 +86,16 @@ def segment_save(
 
 
 def segment_delete(*, segment: Segment, actor: str) -> None:
+    segment_id = segment.pk
     with transaction.atomic():
-        PeriodicTask.objects.filter(name=_task_name(segment.pk)).delete()
-        AuditEvent.objects.create(
-            actor=actor, action="segment.delete", object_type="segment",
-            object_id=str(segment.pk), details={"slug": segment.slug},
-        )
+        PeriodicTask.objects.filter(name=_task_name(segment_id)).delete()
         segment.delete()
+        # Last: the audit row holds the chain's lock until commit, so not during the
+        # cascade over the membership history.
+        audit_record(
+            actor=actor, action="segment.delete", object_type="segment",
+            object_id=str(segment_id), details={"slug": segment.slug},
+        )
 
 
 def _task_name(segment_id: int) -> str:

@@ -11,7 +11,11 @@ from django.db import OperationalError
 
 from segments.evaluation import SegmentBusy, segment_evaluate, segment_runs_reap
 from segments.models import SegmentRun
-from segments.realtime import profiles_reevaluate
+from segments.realtime import (
+    profile_reevaluate_all,
+    profiles_reevaluate,
+    profiles_reevaluate_consent,
+)
 from segments.traits import traits_recompute_all, traits_refresh
 
 
@@ -28,6 +32,24 @@ def traits_refresh_task(profile_ids: list[str], event_types: list[str] | None = 
     if event_types is not None:
         profiles_reevaluate(profile_ids=ids, event_types=event_types)
     return written
+
+
+@shared_task(
+    acks_late=True, autoretry_for=(OperationalError,), max_retries=5, retry_backoff=True
+)
+def consent_reevaluate_task(profile_ids: list[str], purposes: list[str]) -> int:
+    """After consent changed: the segments reading these purposes, for these profiles only,
+    so a withdrawal leaves them (and their destinations) before the next full run."""
+    ids = [uuid.UUID(value) for value in profile_ids]
+    return profiles_reevaluate_consent(profile_ids=ids, purposes=purposes)
+
+
+@shared_task(
+    acks_late=True, autoretry_for=(OperationalError,), max_retries=5, retry_backoff=True
+)
+def profile_reevaluate_all_task(profile_id: str) -> int:
+    """After a restriction was lifted: every segment, for this profile only."""
+    return profile_reevaluate_all(profile_id=uuid.UUID(profile_id))
 
 
 @shared_task(

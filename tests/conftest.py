@@ -1,8 +1,9 @@
-"""Shared fixtures: sources, API keys and an authenticated API client."""
+"""Shared fixtures: sources, API keys, authenticated API clients, eager Celery."""
 
 import pytest
 from rest_framework.test import APIClient
 
+from cdp.celery import app as celery_app
 from cdp.models import Source
 from cdp.services.api_keys import api_key_create
 
@@ -32,3 +33,17 @@ def ingest_client(db) -> APIClient:
 @pytest.fixture
 def read_client(db) -> APIClient:
     return _client(["read"], "read-key")
+
+
+@pytest.fixture
+def dpo_client(db) -> APIClient:
+    return _client(["dpo"], "dpo-key")
+
+
+@pytest.fixture
+def celery_eager():
+    """Run tasks in-process, as the demo does; restored afterwards for other tests."""
+    saved = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = saved

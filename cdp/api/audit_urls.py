@@ -1,3 +1,9 @@
-"""URL patterns (filled by its feature)."""
+"""URL patterns of the audit log API (DPO export)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from cdp.api.audit_views import AuditExportApi
+
+urlpatterns = [
+    path("audit", AuditExportApi.as_view(), name="audit-export"),
+]

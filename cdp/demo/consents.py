@@ -2,13 +2,15 @@
 
 Newsletter signups grant email marketing (some unsubscribe later), the shop's account form
 and cookie banner record choices for every purpose, the CRM captures in-store opt-ins and
-relies on legitimate interest for loyalty profiling. Evidence never holds an IP address.
+relies on legitimate interest for loyalty profiling. Evidence never holds an IP address:
+web captures carry one (from documentation ranges) for the ledger to keep as a keyed hash.
 """
 
 import datetime as dt
-import json
+import hashlib
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from cdp.demo.data import MONTH_THEMES, Weighted
 from cdp.demo.records import DemoRecord
@@ -16,12 +18,38 @@ from cdp.demo.records import DemoRecord
 PURPOSES: tuple[str, ...] = (
     "email_marketing", "sms_marketing", "ads_targeting", "profiling", "partner_sharing",
 )
+# consents_<source>.csv, shaped for import_consents: evidence keys are columns of their own.
+EVIDENCE_COLUMNS: tuple[str, ...] = (
+    "form", "campaign", "double_opt_in", "choice", "banner", "store", "request",
+)
 CONSENT_COLUMNS: tuple[str, ...] = (
-    "source", "external_id", "purpose", "status", "lawful_basis", "channel",
-    "notice_version", "captured_at", "evidence",
+    "external_id", "purpose", "status", "captured_at", "lawful_basis", "channel",
+    "notice_version", "notice_hash", "ip", "user_agent", *EVIDENCE_COLUMNS,
 )
 _RENEWAL = dt.timedelta(days=395)  # the CNIL's 13 months for cookie choices
 _BANNER_CHOICES = Weighted(("accept-all", "reject-all", "customize"), (50, 30, 20))
+# Documentation ranges (RFC 5737): realistic, never anyone's address.
+_IP_PREFIXES: tuple[str, ...] = ("192.0.2", "198.51.100", "203.0.113")
+_USER_AGENTS: tuple[str, ...] = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+)
+
+
+def notice_text(version: str) -> str:
+    """The privacy notice of a version, as the person read it (its SHA-256 is kept)."""
+    return (
+        f"Politique de confidentialité, version {version}. Vos données servent à gérer "
+        "votre compte et vos commandes; avec votre accord, à vous écrire (email, SMS), à "
+        "personnaliser publicités et offres, et à les partager avec nos partenaires. Vous "
+        "pouvez retirer votre consentement à tout moment (lien de désinscription, compte "
+        "client, service client)."
+    )
 
 
 @dataclass
@@ -40,14 +68,30 @@ class DemoConsent:
         """The privacy notice in force: a new version every half year."""
         return f"{self.captured_at.year}.{1 if self.captured_at.month <= 6 else 2}"
 
-    def row(self) -> dict[str, str]:
-        return {
-            "source": self.source, "external_id": self.external_id, "purpose": self.purpose,
+    def raw(self) -> dict[str, Any]:
+        """The entry as a source would send it to consents_record. A web capture carries
+        the browser's IP and user agent (derived from the entry, so reruns match)."""
+        item: dict[str, Any] = {
+            **self.evidence, "external_id": self.external_id, "purpose": self.purpose,
             "status": self.status, "lawful_basis": self.lawful_basis, "channel": self.channel,
-            "notice_version": self.notice_version,
             "captured_at": self.captured_at.isoformat(),
-            "evidence": json.dumps(self.evidence, ensure_ascii=False, sort_keys=True),
         }
+        if self.status != "withdrawn":  # a withdrawal (unsubscribe link...) shows no notice
+            item["notice_version"] = self.notice_version
+            item["notice_text"] = notice_text(self.notice_version)
+        if self.channel == "web":
+            seed = hashlib.sha256(f"{self.external_id}:{self.captured_at}".encode()).digest()
+            item["ip"] = f"{_IP_PREFIXES[seed[0] % len(_IP_PREFIXES)]}.{seed[1] % 254 + 1}"
+            item["user_agent"] = _USER_AGENTS[seed[2] % len(_USER_AGENTS)]
+        return item
+
+    def row(self) -> dict[str, str]:
+        """A line of consents_<source>.csv: the notice by its SHA-256 rather than its text."""
+        item = self.raw()
+        text = item.pop("notice_text", None)
+        if text is not None:
+            item["notice_hash"] = hashlib.sha256(text.encode()).hexdigest()
+        return {key: str(value) for key, value in item.items()}
 
 
 @dataclass
@@ -142,12 +186,12 @@ def _crm(rec: DemoRecord, rng: random.Random, as_of: dt.datetime,
     if "loyalty_tier" in rec.attributes:
         _add(history, rec, "profiling", "granted", at, "store",
              {"form": "programme-fidelite", "store": rec.attributes["store"]},
-             basis="legitimate_interest")
+             basis="legitimate_interests")
         if rng.random() < 0.05:
             # An objection to profiling, made by phone to customer service.
             _add(history, rec, "profiling", "denied", _later(at, as_of, rng), "phone",
                  {"form": "service-client", "request": "opposition"},
-                 basis="legitimate_interest")
+                 basis="legitimate_interests")
 
 
 def record_consents(rec: DemoRecord, rng: random.Random, as_of: dt.datetime) -> ConsentHistory:

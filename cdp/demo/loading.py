@@ -1,10 +1,9 @@
 """Write a demo stream to the database through the ingestion services, never raw rows.
 
-Records go through record_parse + records_upsert and events through event_parse +
-events_ingest, exactly as an import would; only consent entries, which have no service
-yet, are bulk-created. Everything is keyed so that a second run with the same seed adds
-nothing: records come back unchanged, events as duplicates, consents are skipped for
-records that already have some.
+Records go through record_parse + records_upsert, events through event_parse +
+events_ingest and consent entries through consents_record, exactly as an import or the
+API would. Everything is keyed so that a second run with the same seed adds nothing:
+records come back unchanged, events and consent entries as duplicates.
 """
 
 from collections import defaultdict
@@ -12,12 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import transaction
-
 from cdp.demo.consents import DemoConsent
 from cdp.demo.generator import DemoCustomer, DemoStats
 from cdp.demo.output import truth_writer
-from cdp.models import AuditEvent, ConsentEntry, Source, SourceRecord
+from cdp.models import AuditEvent, Source
+from cdp.services.consents import consents_record
 from cdp.services.events import ParsedEvent, event_parse, events_ingest
 from cdp.services.record_parsing import ParsedRecord, record_parse
 from cdp.services.records import records_upsert
@@ -31,6 +29,7 @@ DEMO_SOURCES: dict[str, tuple[str, int]] = {
 REGION = "FR"
 RECORD_CHUNK = 2000
 EVENT_CHUNK = 5000
+CONSENT_CHUNK = 5000
 
 
 @dataclass
@@ -108,43 +107,27 @@ def _load_events(batch: Sequence[DemoCustomer], sources: dict[str, Source],
 
 
 def _load_consents(batch: Sequence[DemoCustomer], sources: dict[str, Source],
-                   report: DemoLoadReport) -> None:
+                   report: DemoLoadReport, actor: str) -> None:
     wanted: dict[str, list[DemoConsent]] = defaultdict(list)
     for customer in batch:
         for consent in customer.consents:
             wanted[consent.source].append(consent)
-    rows = []
     for name, consents in wanted.items():
-        records = SourceRecord.objects.filter(
-            source=sources[name], external_id__in={c.external_id for c in consents}
-        ).values_list("external_id", "id", "profile_id")
-        found = {ext: (rid, pid) for ext, rid, pid in records}
-        # A record that already has consent entries was loaded by an earlier run.
-        done = set(ConsentEntry.objects.filter(
-            record_id__in=[rid for rid, _ in found.values()]
-        ).values_list("record_id", flat=True))
-        for c in consents:
-            record_id, profile_id = found.get(c.external_id, (None, None))
-            if record_id is None or record_id in done:
-                report.consents_skipped += 1
-                continue
-            rows.append(ConsentEntry(
-                profile_id=profile_id, record_id=record_id, source=sources[name],
-                purpose=c.purpose, status=c.status, lawful_basis=c.lawful_basis,
-                channel=c.channel, notice_version=c.notice_version, evidence=c.evidence,
-                captured_at=c.captured_at,
-            ))
-    with transaction.atomic():
-        ConsentEntry.objects.bulk_create(rows, batch_size=2000)
-    report.consents_created += len(rows)
+        for start in range(0, len(consents), CONSENT_CHUNK):
+            items = [c.raw() for c in consents[start:start + CONSENT_CHUNK]]
+            result = consents_record(
+                source=sources[name], items=items, strict=True, recorded_by=actor
+            )
+            report.consents_created += result.created
+            report.consents_skipped += result.duplicates + result.received - result.accepted
 
 
 def _flush(batch: Sequence[DemoCustomer], sources: dict[str, Source],
-           report: DemoLoadReport) -> None:
+           report: DemoLoadReport, actor: str) -> None:
     # Records first: events and consents find their person through them.
     _load_records(batch, sources, report)
     _load_events(batch, sources, report)
-    _load_consents(batch, sources, report)
+    _load_consents(batch, sources, report, actor)
 
 
 def demo_load(
@@ -162,10 +145,10 @@ def demo_load(
             batch.append(customer)
             pending += len(customer.records)
             if pending >= RECORD_CHUNK:
-                _flush(batch, sources, report)
+                _flush(batch, sources, report, actor)
                 batch, pending = [], 0
         if batch:
-            _flush(batch, sources, report)
+            _flush(batch, sources, report, actor)
     AuditEvent.objects.create(
         actor=actor, action="demo.generate", object_type="source",
         details={"customers": report.stats.customers,

@@ -1,4 +1,5 @@
-"""Stream a demo run to CSV files shaped for import_records / import_events, and the truth.
+"""Stream a demo run to CSV files shaped for import_records / import_events /
+import_consents, and the truth.
 
 Rows are written as customers are generated, so memory stays flat however many are made.
 """
@@ -51,10 +52,10 @@ def truth_writer(path: Path | None) -> Iterator[Callable[[DemoCustomer], None]]:
 def demo_write_csv(
     *, customers: Iterable[DemoCustomer], out_dir: Path, truth: Path | None = None
 ) -> DemoStats:
-    """Write records_<source>.csv, events_<source>.csv and consents.csv into out_dir.
+    """Write records_<source>.csv, events_<source>.csv and consents_<source>.csv.
 
-    Import the records files before the events files: events name people by ids the
-    records bring, and an unknown id would create an implicit record instead.
+    Import the records files before the events and consents files: those name people by
+    ids the records bring, and an unknown id would create an implicit record instead.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     stats = DemoStats()
@@ -63,7 +64,8 @@ def demo_write_csv(
                    for s in SOURCES}
         events = {s: _Writer(stack, out_dir / f"events_{s}.csv", EVENT_COLUMNS[s])
                   for s in SOURCES}
-        consents = _Writer(stack, out_dir / "consents.csv", CONSENT_COLUMNS)
+        consents = {s: _Writer(stack, out_dir / f"consents_{s}.csv", CONSENT_COLUMNS)
+                    for s in SOURCES}
         write_truth = stack.enter_context(truth_writer(truth))
         for customer in customers:
             stats.add(customer)
@@ -72,6 +74,6 @@ def demo_write_csv(
             for event in customer.events:
                 events[event.source].write(event.row())
             for consent in customer.consents:
-                consents.write(consent.row())
+                consents[consent.source].write(consent.row())
             write_truth(customer)
     return stats

@@ -11,7 +11,8 @@ from django.db import transaction
 from django.utils.text import slugify
 from tqdm import tqdm
 
-from cdp.models import AuditEvent, Source
+from cdp.audit import audit_record
+from cdp.models import Source
 from cdp.services.imports import ImportConfigError, ImportReport
 
 SHOWN_ISSUES = 50
@@ -46,7 +47,7 @@ class ImportCommand(BaseCommand):
             raise CommandError(str(exc)) from exc
         finally:
             bar.close()
-        AuditEvent.objects.create(
+        audit_record(
             actor=f"command:{os.environ.get('USER', 'unknown')}",
             action=f"import.{self.noun}",
             object_type="source",

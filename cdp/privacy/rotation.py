@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from cdp.audit import audit_record
 from cdp.fields import ENCRYPTED_FIELDS, enc_column
-from cdp.models import AuditEvent, SourceRecord
+from cdp.models import SourceRecord
 from cdp.privacy.crypto import decrypt, encrypt, needs_rotation
 
 # column -> associated-data name used when the column was encrypted.
@@ -24,7 +25,7 @@ def keys_rotate(
 ) -> RotationResult:
     """Safe to stop and run again: rows already under the primary key are skipped."""
     result = _rotate(chunk_size, progress)
-    AuditEvent.objects.create(
+    audit_record(
         actor=actor, action="keys.rotate",
         details={"scanned": result.scanned, "rotated": result.rotated},
     )

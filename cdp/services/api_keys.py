@@ -9,7 +9,8 @@ from datetime import timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from cdp.models import ApiKey, AuditEvent
+from cdp.audit import audit_record
+from cdp.models import ApiKey
 
 _TOUCH_EVERY = timedelta(minutes=1)
 
@@ -57,7 +58,7 @@ def api_key_create(
         rate=rate,
         created_by=created_by,
     )
-    AuditEvent.objects.create(
+    audit_record(
         actor=actor, action="api_key.create", object_type="api_key", object_id=str(key.pk),
         details={"name": name, "scopes": key.scopes},
     )
@@ -82,6 +83,6 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
 def api_key_revoke(*, key: ApiKey, actor: str) -> None:
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
-    AuditEvent.objects.create(
+    audit_record(
         actor=actor, action="api_key.revoke", object_type="api_key", object_id=str(key.pk)
     )

@@ -12,18 +12,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from cdp.fields import INDEXED_FIELDS, bidx_column
-from cdp.models import Event, Source, SourceRecord
-from cdp.normalize import NormalizationError, clean_text, normalize_email, normalize_phone
-from cdp.privacy.crypto import blind_index
-from cdp.services.record_parsing import ParsedRecord
-from cdp.services.records import records_upsert
+from cdp.models import Event, Source
+from cdp.normalize import NormalizationError
+from cdp.services.subjects import identifier_parse, subjects_resolve, text_field
 from cdp.signals import events_ingested
 
-IDENTIFIERS: tuple[str, ...] = ("external_id", "customer_id", "email", "phone")
 _TYPE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_.:-")
 _MAX_VALUE = Decimal("1e10")
 _FUTURE_SLACK = dt.timedelta(days=1)
@@ -57,18 +53,6 @@ class EventIngestResult:
         self.new_profiles += other.new_profiles
 
 
-def _text(raw: Mapping[str, Any], name: str, limit: int) -> str | None:
-    value = raw.get(name)
-    if value is None or isinstance(value, bool):
-        return None
-    if not isinstance(value, str | int):
-        raise NormalizationError("must be a string")
-    text = str(value).strip()
-    if len(text) > limit:
-        raise NormalizationError(f"longer than {limit} characters")
-    return text or None
-
-
 def _occurred_at(raw: Any, now: dt.datetime) -> dt.datetime:
     if not isinstance(raw, str):
         raise NormalizationError("required, as an ISO 8601 date-time")
@@ -97,22 +81,6 @@ def _value(raw: Any) -> Decimal | None:
     return value.quantize(Decimal("0.0001"))
 
 
-def _identifier(raw: Mapping[str, Any], region: str) -> tuple[str, str]:
-    for name in IDENTIFIERS:
-        text = _text(raw, name, 255)
-        if text is None:
-            continue
-        try:
-            if name == "email":
-                return name, normalize_email(text)
-            if name == "phone":
-                return name, normalize_phone(text, region)
-            return name, clean_text(text)
-        except NormalizationError as exc:
-            raise NormalizationError(f"{name}: {exc}") from exc
-    raise NormalizationError("one of email, phone, customer_id or external_id is required")
-
-
 def event_parse(
     raw: Mapping[str, Any], *, strict: bool, region: str = "FR", now: dt.datetime | None = None
 ) -> EventParseOutcome:
@@ -121,10 +89,10 @@ def event_parse(
     issues: list[tuple[str | None, str]] = []
     parsed: dict[str, Any] = {}
     steps = (
-        ("id", lambda: _text(raw, "id", 200) or _required()),
+        ("id", lambda: text_field(raw, "id", 200) or _required()),
         ("type", lambda: _event_type(raw.get("type"))),
         ("occurred_at", lambda: _occurred_at(raw.get("occurred_at"), now)),
-        ("identifier", lambda: _identifier(raw, region)),
+        ("identifier", lambda: identifier_parse(raw, region)),
     )
     for name, step in steps:
         try:
@@ -167,33 +135,6 @@ def _event_type(raw: Any) -> str:
     return text
 
 
-def _implicit_external_id(kind: str, value: str) -> str:
-    return value if kind == "external_id" else f"{kind}:{blind_index(kind, value)}"
-
-
-def _resolve(source: Source, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], tuple]:
-    """Map (kind, value) to (record id, profile id) for identifiers already known."""
-    found: dict[tuple[str, str], tuple] = {}
-    by_ext = [v for k, v in wanted if k == "external_id"]
-    if by_ext:
-        rows = SourceRecord.objects.filter(source=source, external_id__in=by_ext)
-        for ext, rid, pid in rows.values_list("external_id", "id", "profile_id"):
-            found[("external_id", ext)] = (rid, pid)
-    for kind in INDEXED_FIELDS:
-        index = {blind_index(kind, v): v for k, v in wanted if k == kind}
-        if not index:
-            continue
-        column = bidx_column(kind)
-        rows = SourceRecord.objects.filter(**{f"{column}__in": list(index)})
-        if connection.vendor == "postgresql":
-            rows = rows.order_by(column, "id").distinct(column)
-        else:
-            rows = rows.order_by("id")
-        for bidx, rid, pid in rows.values_list(column, "id", "profile_id"):
-            found.setdefault((kind, index[bidx]), (rid, pid))
-    return found
-
-
 def events_ingest(
     *, source: Source, events: Sequence[ParsedEvent], now: dt.datetime | None = None
 ) -> EventIngestResult:
@@ -212,17 +153,11 @@ def events_ingest(
     if not fresh:
         return result
     with transaction.atomic():
-        wanted = {e.identifier for e in fresh}
-        owners = _resolve(source, wanted)
-        missing = wanted - owners.keys()
-        if missing:
-            stubs = [
-                ParsedRecord(_implicit_external_id(k, v), {} if k == "external_id" else {k: v})
-                for k, v in missing
-            ]
-            upserted = records_upsert(source=source, records=stubs, implicit=True, now=now)
-            result.new_profiles = upserted.created
-            owners.update(_resolve(source, missing))
+        resolution = subjects_resolve(
+            source=source, identifiers={e.identifier for e in fresh}, now=now
+        )
+        result.new_profiles = resolution.new_profiles
+        owners = resolution.owners
         rows = [
             Event(
                 source=source,

@@ -1,4 +1,4 @@
-"""Streaming CSV import of records and events.
+"""Streaming CSV import of records, events and consent entries.
 
 The file is read in chunks; parsing and normalization (the CPU-heavy part) can run in
 worker processes while the main process writes to the database, so a 1M-row file never
@@ -6,6 +6,7 @@ sits in memory. Every problem is reported with its line number and never its val
 """
 
 import csv
+import datetime as dt
 import io
 import multiprocessing
 from collections import deque
@@ -16,12 +17,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from django.utils import timezone
+
 from cdp.db import refresh_planner_stats
-from cdp.fields import STANDARD_FIELDS
-from cdp.models import Event, Source, SourceRecord
-from cdp.services.events import IDENTIFIERS, event_parse, events_ingest
+from cdp.fields import ENCRYPTED_FIELDS, STANDARD_FIELDS
+from cdp.models import ConsentEntry, Event, Source, SourceRecord
+from cdp.services.consent_parsing import consent_parse
+from cdp.services.consents import consents_store, purposes_known
+from cdp.services.events import event_parse, events_ingest
 from cdp.services.record_parsing import record_parse
 from cdp.services.records import record_prepare, records_upsert
+from cdp.services.subjects import IDENTIFIERS
 
 Row = tuple[int, dict[str, str]]
 
@@ -289,3 +295,56 @@ def events_import(
         report.duplicates += result.duplicates
 
     return _run(_pipeline(chunks, work, workers), Event._meta.db_table, store)
+
+
+def parse_consent_chunk(
+    chunk: list[Row], purposes: frozenset[str], region: str, now: dt.datetime
+) -> tuple:
+    """Worker-side: rows -> parsed consent entries; unknown columns become evidence."""
+    parsed, issues = [], []
+    for line, row in chunk:
+        raw = {k: v for k, v in row.items() if k and v and v.strip()}
+        outcome = consent_parse(raw, strict=False, purposes=purposes, region=region, now=now)
+        rejected = outcome.consent is None
+        issues.extend(LineIssue(line, f, m, rejected) for f, m in outcome.issues)
+        if not rejected:
+            parsed.append(outcome.consent)
+    return len(chunk), parsed, issues
+
+
+def _consent_columns_check(header: list[str]) -> None:
+    missing = [c for c in ("purpose", "status", "captured_at") if c not in header]
+    if missing:
+        raise ImportConfigError(f"missing column(s): {', '.join(missing)}")
+    if not any(c in header for c in IDENTIFIERS):
+        raise ImportConfigError("needs one identifier column: " + ", ".join(IDENTIFIERS))
+    personal = [c for c in header if c in ENCRYPTED_FIELDS and c not in IDENTIFIERS]
+    if personal:
+        raise ImportConfigError(
+            f"personal data is never kept as evidence; drop column(s): {', '.join(personal)}"
+        )
+
+
+def consents_import(
+    *,
+    path: Path,
+    source: Source,
+    recorded_by: str,
+    region: str = "FR",
+    workers: int = 1,
+    chunk_size: int = 5000,
+    on_read: Callable[[int], None] | None = None,
+    now: dt.datetime | None = None,
+) -> ImportReport:
+    """Append a CSV of consent entries to the ledger; resent lines count as duplicates."""
+    header, chunks = csv_chunks(path, chunk_size=chunk_size, on_read=on_read)
+    _consent_columns_check(header)
+    work = partial(parse_consent_chunk, purposes=purposes_known(), region=region,
+                   now=now or timezone.now())
+
+    def store(parsed: list, report: ImportReport) -> None:
+        result = consents_store(source=source, consents=parsed, recorded_by=recorded_by)
+        report.created += result.created
+        report.duplicates += result.duplicates
+
+    return _run(_pipeline(chunks, work, workers), ConsentEntry._meta.db_table, store)

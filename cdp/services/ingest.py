@@ -33,7 +33,7 @@ class BatchReport:
         return asdict(self)
 
 
-def _batch(items: Sequence[Any], parse: Callable[[dict], Any]) -> tuple[BatchReport, list]:
+def batch_parse(items: Sequence[Any], parse: Callable[[dict], Any]) -> tuple[BatchReport, list]:
     """Parse every item strictly; collect the valid ones and the per-item errors."""
     report = BatchReport(received=len(items))
     valid = []
@@ -57,7 +57,7 @@ def record_batch_ingest(*, source: Source, items: Sequence[Any]) -> BatchReport:
         outcome = record_parse(raw, strict=True, region=region)
         return outcome.record, outcome.issues
 
-    report, parsed = _batch(items, parse)
+    report, parsed = batch_parse(items, parse)
     if parsed:
         result = records_upsert(source=source, records=parsed)
         report.created, report.updated = result.created, result.updated
@@ -73,7 +73,7 @@ def event_batch_ingest(*, source: Source, items: Sequence[Any]) -> BatchReport:
         outcome = event_parse(raw, strict=True, region=region)
         return outcome.event, outcome.issues
 
-    report, parsed = _batch(items, parse)
+    report, parsed = batch_parse(items, parse)
     if parsed:
         result = events_ingest(source=source, events=parsed)
         report.created, report.duplicates = result.created, result.duplicates

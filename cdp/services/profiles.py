@@ -5,8 +5,9 @@ from typing import Any
 
 from django.db import transaction
 
+from cdp.audit import audit_record
 from cdp.fields import CLEAR_FIELDS, ENCRYPTED_FIELDS, enc_column
-from cdp.models import AuditEvent, SourceRecord
+from cdp.models import SourceRecord
 from cdp.privacy.crypto import decrypt
 from cdp.selectors import profile_get
 
@@ -36,7 +37,7 @@ def profile_view(*, profile_id: uuid.UUID, actor: str, purpose: str = "") -> dic
             }
             for rec in profile.records.all()
         ]
-        AuditEvent.objects.create(
+        audit_record(
             actor=actor,
             action="profile.view",
             object_type="profile",

@@ -8,7 +8,8 @@ A definition is a JSON tree of conditions:
   days_since_last_activity / days_since_last_purchase;
 - {"event": "purchase", "count" | "sum" | "avg": {"gte": 3}, "where": [...],
   "within_days": N | "between": [date, date]} (see events.py);
-- {"consent": "<purpose>"}: the latest entry for the purpose is granted;
+- {"consent": "<purpose>"}: the profile may be used for the purpose now (current entry
+  granted and unexpired, profile not restricted: cdp.privacy.consent);
 - {"segment": "<id or slug>"}: currently a member of that segment;
 - {"model": "<name>", "score" | "cluster": ...}: in the schema, refused until models land.
 

@@ -145,6 +145,11 @@ def test_generate_demo_into_the_database_is_idempotent(tmp_path):
     assert Event.objects.count() == expected[1]
     assert ConsentEntry.objects.count() == expected[2]
     assert not ConsentEntry.objects.exclude(profile_id=F("record__profile_id")).exists()
+    # Proof fields filled as a source would send them; IP and user agent only hashed.
+    assert not ConsentEntry.objects.filter(recorded_by="").exists()
+    assert not ConsentEntry.objects.filter(status="granted", notice_hash="").exists()
+    web = ConsentEntry.objects.filter(channel="web")
+    assert web.exists() and all({"ip_hash", "user_agent_hash"} <= set(e.evidence) for e in web)
     before = _counts()
 
     again = io.StringIO()
@@ -186,3 +191,12 @@ def test_out_files_import_with_the_import_commands(tmp_path):
     assert not shop_purchases.filter(record__implicit=True).exists()
     assert set(events["newsletter"][0]) == {"id", "type", "occurred_at", "value", "email",
                                             "campaign"}
+    consents = {s: _read(out / f"consents_{s}.csv") for s in ("crm", "shop", "newsletter")}
+    for source in ("crm", "shop", "newsletter"):
+        call_command("import_consents", str(out / f"consents_{source}.csv"), "--source",
+                     source, "--workers", "1", "--no-progress", stdout=io.StringIO(),
+                     stderr=io.StringIO())
+    assert ConsentEntry.objects.count() == sum(len(rows) for rows in consents.values())
+    assert not ConsentEntry.objects.filter(record__implicit=True).exists()
+    web = ConsentEntry.objects.filter(channel="web").first()
+    assert len(web.evidence["ip_hash"]) == 64 and len(web.notice_hash) == 64

@@ -57,6 +57,7 @@ class Person:
     consents: list[dict[str, Any]] = field(default_factory=list)  # in creation (id) order
     traits: dict[str, Any] | None = None
     segments: set[str] = field(default_factory=set)  # slugs and ids of open stays
+    restricted: bool = False  # GDPR Art. 18: no consent condition holds
 
 
 def _moment(rng: random.Random, back_days: int, ahead_days: int = 0) -> dt.datetime:
@@ -120,12 +121,37 @@ def _people(rng: random.Random) -> list[Person]:
         if rng.random() < 0.7:
             person.traits = _new_traits(rng)
         people.append(person)
+    _add_expiry_and_restriction(people, random.Random(rng.random()))
     return people
+
+
+def _add_expiry_and_restriction(people: list[Person], rng: random.Random) -> None:
+    """Same-instant entries of one purpose created in any status order (the tie rule),
+    expiring grants (expired, expiring exactly at NOW, not yet) and restricted profiles;
+    drawn from their own generator so the rest of the data set stays as it was."""
+    for index, person in enumerate(people):
+        person.restricted = index % 7 == 3
+        past = [c for c in person.consents if c["at"] <= NOW]
+        if past and rng.random() < 0.7:
+            tied = rng.choice(past)
+            person.consents.append({"purpose": tied["purpose"], "at": tied["at"],
+                                    "status": rng.choice(STATUSES)})
+        for consent in person.consents:
+            if rng.random() < 0.3:
+                consent["expires"] = NOW + dt.timedelta(hours=rng.choice([-30, -1, 0, 0, 2, 90]))
+        if index % 5 == 1:  # a fresh grant expiring exactly now, or a second later
+            person.consents.append({
+                "purpose": "email_marketing", "status": "granted",
+                "at": NOW - dt.timedelta(minutes=1),
+                "expires": NOW + dt.timedelta(seconds=index % 2)})
 
 
 def _store(people: list[Person]) -> dict[str, Segment]:
     source = Source.objects.create(name="crm")
-    Profile.objects.bulk_create([Profile(pk=p.pk) for p in people])
+    Profile.objects.bulk_create([
+        Profile(pk=p.pk, restricted_at=NOW - dt.timedelta(days=1) if p.restricted else None)
+        for p in people
+    ])
     serial = iter(range(10**6))
     SourceRecord.objects.bulk_create([
         SourceRecord(source=source, external_id=f"r{next(serial)}", profile_id=p.pk,
@@ -141,7 +167,8 @@ def _store(people: list[Person]) -> dict[str, Segment]:
     for p in people:  # one by one: ids must follow the order of the list
         for c in p.consents:
             ConsentEntry.objects.create(profile_id=p.pk, purpose=c["purpose"],
-                                        status=c["status"], captured_at=c["at"])
+                                        status=c["status"], captured_at=c["at"],
+                                        expires_at=c.get("expires"))
         if p.traits is not None:
             ProfileTraits.objects.create(profile_id=p.pk, computed_at=NOW, **p.traits)
     segments = {slug: Segment.objects.create(name=slug, slug=slug, definition={"all": []})
@@ -313,10 +340,17 @@ def _event(node: dict, person: Person) -> bool:
     return have is not None and _cmp(have, op, _dec(want))
 
 
+STATUS_RANK = {"granted": 0, "denied": 1, "withdrawn": 2}  # higher wins a tie
+
+
 def _consent(purpose: str, person: Person) -> bool:
-    known = [(c["at"], index, c["status"]) for index, c in enumerate(person.consents)
+    known = [(c["at"], STATUS_RANK[c["status"]], index) for index, c in enumerate(person.consents)
              if c["purpose"] == purpose and c["at"] <= NOW]
-    return bool(known) and max(known)[2] == "granted"
+    if person.restricted or not known:
+        return False
+    latest = person.consents[max(known)[2]]
+    expires = latest.get("expires")
+    return latest["status"] == "granted" and (expires is None or expires > NOW)
 
 
 def evaluate(node: dict, person: Person) -> bool:
@@ -521,3 +555,17 @@ def test_data_set_covers_the_interesting_cases():
     assert any(len(p.records) > 1 for p in people)
     ties = [p for p in people if len({c["at"] for c in p.consents}) < len(p.consents)]
     assert ties
+    assert 2 <= sum(p.restricted for p in people) <= 10
+    assert any(p.restricted and p.consents for p in people)
+    expiring = [c["expires"] for p in people for c in p.consents if c.get("expires")]
+    assert {e < NOW for e in expiring} == {True, False} and NOW in expiring
+    # Ties the status rank decides differently from creation order.
+    decisive = 0
+    for p in people:
+        for purpose in PURPOSES:
+            known = [(c["at"], STATUS_RANK[c["status"]], i) for i, c in enumerate(p.consents)
+                     if c["purpose"] == purpose and c["at"] <= NOW]
+            if known:
+                by_id = max(known, key=lambda k: (k[0], k[2]))
+                decisive += p.consents[max(known)[2]]["status"] != p.consents[by_id[2]]["status"]
+    assert decisive >= 3

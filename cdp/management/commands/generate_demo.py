@@ -19,8 +19,8 @@ class Command(BaseCommand):
         "Generate realistic French demo customers spread over the crm, shop and newsletter "
         "sources, with duplicates, noise, events and consents. Writes to the database "
         "through the ingestion services, or with --out to CSV files for import_records / "
-        "import_events (import the records files first). Same seed, same data: running "
-        "twice adds nothing."
+        "import_events / import_consents (import the records files first). Same seed, same "
+        "data: running twice adds nothing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
