@@ -11,10 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cdp.audit import audit_record
 from cdp.demo.consents import DemoConsent
 from cdp.demo.generator import DemoCustomer, DemoStats
 from cdp.demo.output import truth_writer
-from cdp.models import AuditEvent, Source
+from cdp.models import Source
 from cdp.services.consents import consents_record
 from cdp.services.events import ParsedEvent, event_parse, events_ingest
 from cdp.services.record_parsing import ParsedRecord, record_parse
@@ -149,7 +150,7 @@ def demo_load(
                 batch, pending = [], 0
         if batch:
             _flush(batch, sources, report, actor)
-    AuditEvent.objects.create(
+    audit_record(
         actor=actor, action="demo.generate", object_type="source",
         details={"customers": report.stats.customers,
                  "records_created": report.records_created,
