@@ -5,9 +5,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from cdp.api.exporting import ExportQuerySerializer
 from cdp.privacy.consent import entry_allows
-from cdp.services.audit_export import BadBound, parse_bound
-from cdp.services.consent_export import FORMATS
 from cdp.services.consent_parsing import LAWFUL_BASES, STATUSES
 
 
@@ -72,27 +71,8 @@ class ProfileConsentsSerializer(serializers.Serializer):
     history = ConsentEntrySerializer(many=True)
 
 
-class _Bound(serializers.CharField):
-    """A date (whole local day) or an ISO 8601 date-time, as the audit export reads them."""
-
-    def __init__(self, *, end: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.end = end
-
-    def to_internal_value(self, data: Any) -> Any:
-        try:
-            return parse_bound(super().to_internal_value(data), end=self.end)
-        except BadBound as exc:
-            raise serializers.ValidationError(str(exc)) from exc
-
-
-class ConsentExportQuerySerializer(serializers.Serializer):
-    since = _Bound(required=False, help_text="YYYY-MM-DD (whole day) or ISO 8601, included")
-    until = _Bound(end=True, required=False, help_text="YYYY-MM-DD (whole day, included) "
-                   "or ISO 8601 (excluded)")
-    subject = serializers.UUIDField(required=False, help_text="Profile id.")
+class ConsentExportQuerySerializer(ExportQuerySerializer):
     purpose = serializers.SlugField(required=False, default="")
-    format = serializers.ChoiceField(choices=FORMATS, default="json")
 
 
 class RestrictionInputSerializer(serializers.Serializer):

@@ -1,14 +1,11 @@
 """Consent and restriction endpoints: validate, call one service or selector, render."""
 
 import uuid
-from typing import Any
 
 from django.http import StreamingHttpResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +19,7 @@ from cdp.api.consent_serializers import (
     RestrictionInputSerializer,
     RestrictionOutputSerializer,
 )
+from cdp.api.exporting import FileFormatNegotiation, streamed_file
 from cdp.api.serializers import BatchReportSerializer
 from cdp.api.views import _answer, _envelope
 from cdp.models import Profile
@@ -63,19 +61,9 @@ class ProfileConsentsApi(APIView):
         return Response(ProfileConsentsSerializer(data, context={"now": data["now"]}).data)
 
 
-class _FileFormatNegotiation(BaseContentNegotiation):
-    """`format` picks the export's file format here, not a DRF renderer; errors are JSON."""
-
-    def select_parser(self, request: Request, parsers: list) -> Any:
-        return parsers[0] if parsers else None
-
-    def select_renderer(self, request: Request, renderers: list, format_suffix: Any = None) -> Any:
-        return renderers[0], renderers[0].media_type
-
-
 class ConsentExportApi(APIView):
     permission_classes = [IsAuthenticated, scope_required("dpo")]
-    content_negotiation_class = _FileFormatNegotiation
+    content_negotiation_class = FileFormatNegotiation
 
     @extend_schema(
         parameters=[ConsentExportQuerySerializer],
@@ -98,12 +86,7 @@ class ConsentExportApi(APIView):
             ),
             fmt=params["format"], actor=request.user.actor, via="api",
         )
-        response = StreamingHttpResponse(export, content_type=export.content_type)
-        stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
-        response["Content-Disposition"] = (
-            f'attachment; filename="consents-{stamp}.{params["format"]}"'
-        )
-        return response
+        return streamed_file(export, name="consents")
 
 
 class ProfileRestrictionApi(APIView):

@@ -5,12 +5,9 @@ The command, the API and the admin share it, with the audit export's date semant
 server-side cursor and leave as text chunks, so a million entries export with flat memory.
 """
 
-import csv
 import datetime as dt
-import io
 import json
 import uuid
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,18 +16,15 @@ from django.db.models import QuerySet
 
 from cdp.audit import audit_record
 from cdp.models import ConsentEntry
-from cdp.services.audit_export import BadBound, parse_bound
+from cdp.services.exporting import FORMATS, BadBound, StreamedExport, parse_bound, spreadsheet_safe
 
-FORMATS: tuple[str, ...] = ("csv", "json")
 COLUMNS: tuple[str, ...] = (
     "id", "profile_id", "source", "record", "purpose", "status", "lawful_basis", "channel",
     "notice_version", "notice_hash", "evidence", "captured_at", "recorded_at", "expires_at",
     "recorded_by",
 )
 _LOOKUPS = {"source": "source__name", "record": "record__external_id"}
-_FLUSH_ROWS = 1000
-# Spreadsheets run cells starting with these as formulas; evidence comes from sources.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+__all__ = ["FORMATS", "ConsentFilter", "ExportInvalid", "consent_filter", "consents_export"]
 
 
 class ExportInvalid(ValueError):
@@ -96,60 +90,28 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+def _csv_cells(row: dict[str, Any]) -> list[Any]:
+    item = _plain(row)
+    # Evidence comes from sources: as JSON text, and guarded like every other cell.
+    item["evidence"] = json.dumps(item["evidence"], sort_keys=True, ensure_ascii=False)
+    return ["" if item[name] is None else spreadsheet_safe(item[name]) for name in COLUMNS]
 
 
-class ConsentExport:
-    """The export as text chunks; iterate once. `rows` counts the rows written so far."""
+def _json_text(row: dict[str, Any]) -> str:
+    return json.dumps(_plain(row), ensure_ascii=False)
+
+
+class ConsentExport(StreamedExport):
+    """Entries in ledger (id) order with every proof field."""
 
     def __init__(self, entries: QuerySet[ConsentEntry], fmt: str) -> None:
         if fmt not in FORMATS:
             raise ExportInvalid(f"format must be one of {', '.join(FORMATS)}")
-        self.entries, self.fmt, self.rows = entries, fmt, 0
-
-    @property
-    def content_type(self) -> str:
-        return "text/csv; charset=utf-8" if self.fmt == "csv" else "application/json"
-
-    def __iter__(self) -> Iterator[str]:
-        # Inside a transaction PostgreSQL's server-side cursor streams; outside, Django
-        # declares it WITH HOLD and the server materializes the whole result first.
-        with transaction.atomic():
-            fields = [_LOOKUPS.get(name, name) for name in COLUMNS]
-            rows = self.entries.values(*fields).iterator(chunk_size=2000)
-            yield from self._csv(rows) if self.fmt == "csv" else self._json(rows)
-
-    def _csv(self, rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(COLUMNS)
-        for row in rows:
-            item = _plain(row)
-            item["evidence"] = json.dumps(item["evidence"], sort_keys=True, ensure_ascii=False)
-            writer.writerow([_cell(item[name]) for name in COLUMNS])
-            self.rows += 1
-            if self.rows % _FLUSH_ROWS == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    def _json(self, rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-        parts = ["["]
-        for row in rows:
-            separator = "\n" if self.rows == 0 else ",\n"
-            parts.append(separator + json.dumps(_plain(row), ensure_ascii=False))
-            self.rows += 1
-            if self.rows % _FLUSH_ROWS == 0:
-                yield "".join(parts)
-                parts = []
-        parts.append("\n]\n")
-        yield "".join(parts)
+        fields = [_LOOKUPS.get(name, name) for name in COLUMNS]
+        super().__init__(
+            fmt=fmt, columns=COLUMNS, csv_cells=_csv_cells, json_text=_json_text,
+            rows=lambda: entries.values(*fields).iterator(chunk_size=2000),
+        )
 
 
 def consents_export(

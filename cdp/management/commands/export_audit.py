@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cdp.services.audit_export import FORMATS, AuditFilter, audit_export, parse_bound
+from cdp.services.audit_export import AuditFilter, audit_export
+from cdp.services.exporting import FORMATS, parse_bound
 
 
 class Command(BaseCommand):
