@@ -18,9 +18,10 @@
 - verify_rows_per_s / verify_peak_mb: `manage.py verify_audit_chain` over the same rows.
 
 The rows are loaded with COPY, their chain computed in Python with cdp.audit's own
-canonical form, so verification runs on a valid chain. dsar_s and erase_s (DSAR and
-erasure) belong to work not done yet and are not printed. Ends with one line:
-RESULT audit_overhead=.. export_rows_per_s=.. export_peak_mb=.. ...
+canonical form, so verification runs on a valid chain. dsar_s: median time of the access
+archive of a subject with 10,000 events. erase_s (erasure) belongs to work not done yet
+and is not printed. Ends with one line:
+RESULT dsar_s=.. audit_overhead=.. export_rows_per_s=.. export_peak_mb=.. ...
 """
 
 import argparse
@@ -231,6 +232,36 @@ def bench_threads(per_thread: int, chained: bool, threads: int = 4) -> float:
     return threads * per_thread / (time.perf_counter() - started)
 
 
+def bench_dsar(events: int = 10_000, runs: int = 5) -> float:
+    """Seconds to build the access archive of a subject with `events` events (median)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cdp.models import ConsentEntry, Event, Source
+    from cdp.services.dsar import dsar_access
+    from cdp.services.record_parsing import ParsedRecord
+    from cdp.services.records import records_upsert
+
+    source, _ = Source.objects.get_or_create(name="dsar-bench")
+    records_upsert(source=source, records=[ParsedRecord("subject-1", {
+        "email": "sujet@example.org", "last_name": "Le Goff", "city": "Quimper"})])
+    profile_id = source.records.get().profile_id
+    now = datetime.now(UTC)
+    Event.objects.bulk_create([
+        Event(source=source, event_id=f"d{i}", profile_id=profile_id, type="page_view",
+              occurred_at=now - timedelta(minutes=i), properties={"path": f"/p/{i % 50}"},
+              received_at=now)
+        for i in range(events)
+    ], batch_size=5000)
+    ConsentEntry.objects.create(profile_id=profile_id, purpose="email_marketing",
+                                status="granted", captured_at=now)
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        dsar_access(profile_ids=[profile_id], identified_by="profile", actor="bench")
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="50k audit rows, fewer requests")
@@ -263,9 +294,12 @@ def main() -> None:
     audit_wps = bench_threads(per_thread, chained=True)
     # Last: plain INSERTs carry no hash and would break the chain for any later check.
     plain_wps = bench_threads(per_thread, chained=False)
+    dsar_s = bench_dsar()
     total = AuditEvent.objects.count()
 
     table = [
+        ("access archive (Art. 15) of a subject with 10,000 events", f"{dsar_s:.2f} s",
+         f"{dsar_s:.2f} of the 1 s goal"),
         ("GET /profiles/{id}, audited", f"{on_ms:.2f} ms median",
          f"{overhead:.3f}x of unaudited {off_ms:.2f} ms; goal < {GOALS['audit_overhead']}"),
         ("same, audit row unchained (before)", f"{latency['unchained']:.2f} ms median",
@@ -283,7 +317,8 @@ def main() -> None:
     for name, figure, note in table:
         print(f"| {name} | {figure} | {note} |")
     print(
-        f"RESULT audit_overhead={overhead:.4f} export_rows_per_s={export_rps:.0f} "
+        f"RESULT dsar_s={dsar_s:.3f} audit_overhead={overhead:.4f} "
+        f"export_rows_per_s={export_rps:.0f} "
         f"export_peak_mb={max(export_peak, json_peak):.0f} "
         f"export_json_rows_per_s={json_rps:.0f} verify_rows_per_s={verify_rps:.0f} "
         f"verify_peak_mb={verify_peak:.0f} audit_request_ms={on_ms:.3f} "

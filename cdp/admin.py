@@ -20,6 +20,7 @@ from cdp.models import (
     Purpose,
     Source,
     SourceRecord,
+    SubjectRequest,
 )
 from cdp.services.api_keys import InvalidScope, api_key_create, api_key_revoke, check_rate
 from cdp.services.audit_export import audit_export
@@ -237,3 +238,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
         for key in queryset.filter(revoked_at__isnull=True):
             api_key_revoke(key=key, actor=_actor(request))
+
+
+@admin.register(SubjectRequest)
+class SubjectRequestAdmin(ReadOnlyAdmin):
+    """The DPO's register of data-subject requests (written by the DSAR services)."""
+
+    list_display = ["received_at", "kind", "identified_by", "handled_by", "answered_at"]
+    list_filter = ["kind"]

@@ -254,3 +254,29 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+
+
+class SubjectRequest(models.Model):
+    """The DPO's register of data-subject requests (GDPR Art. 15, 17, 18, 20)."""
+
+    class Kind(models.TextChoices):
+        ACCESS = "access", _("Access / portability")
+        ERASURE = "erasure", _("Erasure")
+        RESTRICTION = "restriction", _("Restriction")
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # How the subject was designated ("profile", "email", "phone"), never the value.
+    identified_by = models.CharField(max_length=16)
+    # Pseudonymous ids of the profiles found (kept even if a profile is later erased).
+    profile_ids = models.JSONField(default=list)
+    received_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.CharField(max_length=150)
+    reason = models.CharField(max_length=300, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.received_at:%Y-%m-%d}"

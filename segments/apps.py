@@ -33,3 +33,8 @@ class SegmentsConfig(AppConfig):
             segments_reenter_on_unrestriction,
             dispatch_uid="segments.segments_reenter_on_unrestriction",
         )
+
+        from cdp.privacy.subject_data import register_subject_data
+        from segments.subject_data import segment_subject_data
+
+        register_subject_data(segment_subject_data)

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from cdp.api import views
+from cdp.api import subject_views, views
 
 urlpatterns = [
+    path("subjects/access", subject_views.SubjectAccessApi.as_view(), name="subject-access"),
     path("records/batch", views.RecordBatchApi.as_view(), name="records-batch"),
     path("events/batch", views.EventBatchApi.as_view(), name="events-batch"),
     path("profiles/<uuid:profile_id>", views.ProfileDetailApi.as_view(), name="profile-detail"),
