@@ -27,9 +27,13 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/segments.py
+	$(PY) benchmarks/privacy.py
 
 bench-quick: $(STAMP)
 	$(PY) benchmarks/ingest.py --quick
+	$(PY) benchmarks/segments.py --quick
+	$(PY) benchmarks/privacy.py --quick
 
 clean:
 	rm -rf $(VENV) var staticfiles
