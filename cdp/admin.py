@@ -1,7 +1,8 @@
 """Admin for the core domain. Personal data is shown only on a record's own page, and that
-view is audited; lists show pseudonymous columns only."""
+view is audited; lists show pseudonymous columns only. Roles (cdp.roles) decide who sees
+it in clear (DPO, admin) or masked (marketer, steward, staff without a role)."""
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from django import forms
 from django.contrib import admin, messages
@@ -9,7 +10,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.utils.html import format_html_join
 
-from cdp.admin_privacy import consent_export_response, restriction_action
+from cdp.admin_privacy import (
+    RoleGuardedAdmin,
+    consent_export_response,
+    erasure_action,
+    restriction_action,
+)
 from cdp.audit import audit_record
 from cdp.models import (
     ApiKey,
@@ -22,6 +28,8 @@ from cdp.models import (
     SourceRecord,
     SubjectRequest,
 )
+from cdp.privacy.masking import mask_personal
+from cdp.roles import Role, has_role, user_sees_personal_data
 from cdp.services.api_keys import InvalidScope, api_key_create, api_key_revoke, check_rate
 from cdp.services.audit_export import audit_export
 from cdp.services.profiles import record_plain
@@ -31,7 +39,15 @@ def _actor(request: HttpRequest) -> str:
     return f"user:{request.user.get_username()}"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class _Viewer(NamedTuple):
+    """Who opened an object's page, kept on the object (ModelAdmin instances are shared
+    between requests, so not on the admin)."""
+
+    actor: str
+    masked: bool
+
+
+class ReadOnlyAdmin(RoleGuardedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -51,6 +67,8 @@ class SourceAdmin(admin.ModelAdmin):
 
 @admin.register(SourceRecord)
 class SourceRecordAdmin(ReadOnlyAdmin):
+    holds_personal_data = True
+    profile_lookup = "profile_id"
     list_display = ["external_id", "source", "profile", "city", "country", "implicit", "updated_at"]
     list_filter = ["source", "implicit"]
     search_fields = ["external_id"]
@@ -65,23 +83,27 @@ class SourceRecordAdmin(ReadOnlyAdmin):
             "address_line1_enc", "address_line2_enc", "customer_id_enc", "match_enc",
         )
 
-    @admin.display(description="Personal data (decrypted, audited)")
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj._viewer = _Viewer(_actor(request), not user_sees_personal_data(request.user))
+        return obj
+
+    @admin.display(description="Personal data (audited; masked unless DPO or admin)")
     def personal_data(self, obj: SourceRecord) -> str:
-        record = SourceRecord.objects.get(pk=obj.pk)
-        values = record_plain(record)
-        request = getattr(self, "_request", None)
+        viewer = getattr(obj, "_viewer", None) or _Viewer("admin", masked=True)
+        values = record_plain(SourceRecord.objects.get(pk=obj.pk))
+        if viewer.masked:
+            values = mask_personal(values)
         audit_record(
-            actor=_actor(request) if request else "admin",
+            actor=viewer.actor,
             action="record.view",
             object_type="source_record",
             object_id=str(obj.pk),
             profile_id=obj.profile_id,
+            details={"masked": True} if viewer.masked else None,
         )
         return format_html_join("", "<div><b>{}</b>: {}</div>", values.items())
-
-    def change_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> Any:
-        self._request = request
-        return super().change_view(request, object_id, *args, **kwargs)
 
 
 class SourceRecordInline(admin.TabularInline):
@@ -98,12 +120,14 @@ class SourceRecordInline(admin.TabularInline):
 
 @admin.register(Profile)
 class ProfileAdmin(ReadOnlyAdmin):
+    holds_personal_data = True
+    profile_lookup = "pk"
     list_display = ["id", "created_at", "updated_at", "restricted_at"]
     list_filter = [("restricted_at", admin.EmptyFieldListFilter)]
     search_fields = ["id"]
     readonly_fields = ["restricted_at"]
     inlines = [SourceRecordInline]
-    actions = ["restrict_processing", "lift_restriction"]
+    actions = ["restrict_processing", "lift_restriction", "erase_subjects"]
 
     def has_dpo_permission(self, request: HttpRequest) -> bool:
         return is_dpo(request.user)
@@ -120,9 +144,17 @@ class ProfileAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         return restriction_action(self, request, queryset, actor=_actor(request), lift=True)
 
+    @admin.action(description="Erase (GDPR Art. 17)", permissions=["dpo"])
+    def erase_subjects(self, request: HttpRequest, queryset: Any) -> Any:
+        if not is_dpo(request.user):
+            raise PermissionDenied
+        return erasure_action(self, request, queryset, actor=_actor(request))
+
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
+    holds_personal_data = True
+    profile_lookup = "profile_id"
     list_display = ["event_id", "type", "source", "profile", "occurred_at", "value"]
     list_filter = ["type", "source"]
     date_hierarchy = "occurred_at"
@@ -133,6 +165,9 @@ class EventAdmin(ReadOnlyAdmin):
 @admin.register(ConsentEntry)
 class ConsentEntryAdmin(ReadOnlyAdmin):
     """The ledger, read-only (the database refuses changes anyway)."""
+
+    holds_personal_data = True
+    profile_lookup = "profile_id"
 
     list_display = ["profile", "purpose", "status", "lawful_basis", "channel", "source",
                     "notice_version", "captured_at", "expires_at", "recorded_at", "recorded_by"]
@@ -174,11 +209,14 @@ class PurposeAdmin(admin.ModelAdmin):
 
 
 def is_dpo(user: Any) -> bool:
-    return user.is_active and (user.is_superuser or user.groups.filter(name="dpo").exists())
+    """Members of the dpo group, and admins (superusers, admin group)."""
+    return has_role(user, Role.DPO)
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
+    holds_personal_data = True
+    profile_lookup = "profile_id"
     list_display = ["at", "actor", "action", "object_type", "object_id", "profile_id"]
     list_filter = ["action"]
     search_fields = ["actor", "object_id", "profile_id"]
@@ -243,6 +281,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 @admin.register(SubjectRequest)
 class SubjectRequestAdmin(ReadOnlyAdmin):
     """The DPO's register of data-subject requests (written by the DSAR services)."""
+
+    holds_personal_data = True
 
     list_display = ["received_at", "kind", "identified_by", "handled_by", "answered_at"]
     list_filter = ["kind"]

@@ -1,16 +1,102 @@
-"""Admin pieces of the consent ledger and restriction: the confirmation page of the
-restriction actions and the DPO's consent export. Thin: they call the services."""
+"""Admin pieces of privacy: role-guarded pages and actions whose refusals are audited,
+the confirmation page of the restriction actions and the DPO's consent export. Thin: they
+call the services."""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.template.response import TemplateResponse
 
 from cdp.models import Profile
+from cdp.roles import access_denied_record, user_role_names
 from cdp.services.consent_export import consents_export
+from cdp.services.erasure import subject_erase
 from cdp.services.restriction import profile_restrict, profile_unrestrict
+
+
+def _posted_action(request: HttpRequest) -> str:
+    """The admin action a POST asks for ("" when none), read as Django reads it."""
+    if request.method != "POST" or "_save" in request.POST:
+        return ""
+    try:
+        return request.POST.getlist("action")[int(request.POST.get("index", 0))]
+    except (ValueError, IndexError):
+        return ""
+
+
+class RoleGuardedAdmin(admin.ModelAdmin):
+    """Refusals answer 403 and, on models holding personal data, leave an audit row.
+
+    Django hides the actions a user may not run, but answers a forged POST of one with
+    "No action selected"; here it is refused (403) like any other forbidden page.
+    """
+
+    holds_personal_data = False
+    # Lookup from this model to the subject's profile id, named in a refusal's audit row.
+    profile_lookup: str | None = None
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        with self._refusal_audited(request, view="changelist"):
+            self._posted_action_allowed(request)
+            return super().changelist_view(request, extra_context)
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+        extra_context: Any = None,
+    ) -> HttpResponseBase:
+        # Refused "add" pages are refused writes, not reads: not audited.
+        with self._refusal_audited(request, view="change" if object_id else "",
+                                   object_id=object_id):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _posted_action_allowed(self, request: HttpRequest) -> None:
+        name = _posted_action(request)
+        action = self.get_action(name) if name else None
+        if action is None:
+            return  # Django answers "No action selected"
+        for permission in getattr(action[0], "allowed_permissions", ()):
+            if not getattr(self, f"has_{permission}_permission")(request):
+                raise PermissionDenied
+
+    @contextmanager
+    def _refusal_audited(
+        self, request: HttpRequest, *, view: str, object_id: str | None = None
+    ) -> Iterator[None]:
+        try:
+            yield
+        except PermissionDenied:
+            if self.holds_personal_data and view:
+                self._record_refusal(request, view=view, object_id=object_id)
+            raise
+
+    def _record_refusal(self, request: HttpRequest, *, view: str, object_id: str | None) -> None:
+        action = _posted_action(request)
+        selected = [object_id] if object_id else request.POST.getlist(
+            helpers.ACTION_CHECKBOX_NAME)
+        access_denied_record(
+            actor=f"user:{request.user.get_username()}", channel="admin",
+            attempted=f"{self.model._meta.label_lower}:{action or view}",
+            profile_id=self._subject_of(selected),
+            details={"method": request.method, "path": request.path, "action": action,
+                     "selected": len(selected), "roles": sorted(user_role_names(request.user))},
+        )
+
+    def _subject_of(self, ids: list[str]) -> Any:
+        """The profile of a single object (or None): a refusal names whom it was about."""
+        if self.profile_lookup is None or len(ids) != 1:
+            return None
+        try:
+            return (self.model._default_manager.filter(pk=ids[0])
+                    .values_list(self.profile_lookup, flat=True).first())
+        except (ValueError, ValidationError):
+            return None
 
 
 class RestrictionForm(forms.Form):
@@ -20,36 +106,70 @@ class RestrictionForm(forms.Form):
     )
 
 
+def _reason_confirmed(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Profile], *,
+    title: str, explanation: str, action: str, apply: Callable[[str], str],
+) -> TemplateResponse | None:
+    """First call: a confirmation page asking why. Second (with "apply"): apply(reason),
+    whose return is the success message."""
+    form = RestrictionForm(request.POST if "apply" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        modeladmin.message_user(request, apply(form.cleaned_data["reason"]), messages.SUCCESS)
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title, "explanation": explanation, "form": form,
+        "profiles": list(queryset), "opts": modeladmin.model._meta, "action": action,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/cdp/profile/restriction_confirm.html", context)
+
+
 def restriction_action(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Profile], *,
     actor: str, lift: bool,
 ) -> TemplateResponse | None:
-    """First call: a confirmation page asking why. Second (with "apply"): do it."""
-    form = RestrictionForm(request.POST if "apply" in request.POST else None)
-    if form.is_bound and form.is_valid():
-        change = profile_unrestrict if lift else profile_restrict
-        changed = sum(
-            change(profile=profile, actor=actor, reason=form.cleaned_data["reason"])
-            for profile in queryset
-        )
+    """Restrict (or lift the restriction of) the selected profiles, with a reason."""
+    change = profile_unrestrict if lift else profile_restrict
+
+    def apply(reason: str) -> str:
+        changed = sum(change(profile=p, actor=actor, reason=reason) for p in queryset)
         verb = "lifted the restriction of" if lift else "restricted"
-        modeladmin.message_user(request, f"{verb} {changed} profile(s)", messages.SUCCESS)
-        return None
-    title = "Lift restriction" if lift else "Restrict processing"
-    explanation = (
-        "These profiles will be used again: segments take them back at once."
-        if lift else
-        "The data is kept, but these profiles leave every segment and destination and are "
-        "used for nothing until the restriction is lifted (GDPR Art. 18)."
+        return f"{verb} {changed} profile(s)"
+
+    return _reason_confirmed(
+        modeladmin, request, queryset, apply=apply,
+        title="Lift restriction" if lift else "Restrict processing",
+        explanation=(
+            "These profiles will be used again: segments take them back at once."
+            if lift else
+            "The data is kept, but these profiles leave every segment and destination and "
+            "are used for nothing until the restriction is lifted (GDPR Art. 18)."
+        ),
+        action="lift_restriction" if lift else "restrict_processing",
     )
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": title, "explanation": explanation, "form": form,
-        "profiles": list(queryset), "opts": modeladmin.model._meta,
-        "action": "lift_restriction" if lift else "restrict_processing",
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-    }
-    return TemplateResponse(request, "admin/cdp/profile/restriction_confirm.html", context)
+
+
+def erasure_action(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Profile], *,
+    actor: str,
+) -> TemplateResponse | None:
+    """Erase the selected profiles (GDPR Art. 17) after a confirmation with a reason."""
+
+    def apply(reason: str) -> str:
+        result = subject_erase(profile_ids=list(queryset.values_list("pk", flat=True)),
+                               identified_by="profile", actor=actor, reason=reason)
+        return f"erased {len(result.profiles)} profile(s) (request #{result.request.pk})"
+
+    return _reason_confirmed(
+        modeladmin, request, queryset, apply=apply, title="Erase (GDPR Art. 17)",
+        explanation=(
+            "Cannot be undone. Records, events, consent entries, segment memberships and "
+            "the profiles are deleted, their data keys destroyed, destinations told to "
+            "delete; the identifiers stay only as blind indexes on the suppression list."
+        ),
+        action="erase_subjects",
+    )
 
 
 def consent_export_response(

@@ -8,8 +8,13 @@ row with the next lower id, so editing or removing any row breaks the chain
 
 Chain order is id order: a writer takes a transaction-scoped PostgreSQL advisory lock,
 then draws its id and reads the last row's hash, so two writers never chain onto the same
-row. The lock is held until the writer's transaction ends: audit at the end of a long
-transaction, not at its start. The SQLite demo has a single writer and takes no lock.
+row (this relies on READ COMMITTED, Django's default, where each statement sees what was
+committed before it started). The lock is held until the writer's transaction ends: audit
+at the end of a long transaction, not at its start. On PostgreSQL the append is one round
+trip to two statements prepared once per database session (so it needs session-level
+connections, not a transaction-pooling proxy) and the hash is computed in SQL, over the
+same canonical text. `at` is read when the writer asks to append, before it waits for the
+lock. The SQLite demo has a single writer, takes no lock and hashes in Python.
 
 Request context (request id, truncated client IP) comes from cdp.middleware through a
 contextvar, so services need not pass it along.
@@ -28,7 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, router, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone
 
 from cdp.models import AuditEvent
@@ -93,9 +98,16 @@ def _json_number(text: str) -> float | int:
     return float(text)
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def audit_details(details: Mapping[str, Any] | None) -> dict[str, Any]:
     """details as they will be read back from the database, so the hash verifies later."""
-    return json.loads(json.dumps(details or {}), parse_float=_json_number)
+    if not details:
+        return {}
+    if all(type(k) is str and type(v) in _PLAIN for k, v in details.items()):
+        return dict(details)  # the common case: flat text and integers read back as they are
+    return json.loads(json.dumps(details), parse_float=_json_number)
 
 
 def _iso(at: datetime) -> str:
@@ -123,29 +135,89 @@ def audit_lock(using: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_LOCK_KEY])
 
 
-# Take the lock, then draw an id and read the last row's hash. On PostgreSQL both go in
-# one round trip as two statements: the second gets its own snapshot, taken after the lock
-# was granted, so it sees the previous holder's committed row. SQLite (demo): one writer,
-# no lock; its form never reuses the ids of purged rows.
-_NEXT_SQL = {
-    "postgresql": (
-        f"SELECT pg_advisory_xact_lock({AUDIT_LOCK_KEY}); "  # noqa: S608 (a constant)
-        "SELECT nextval(pg_get_serial_sequence('cdp_auditevent', 'id')), "
-        "(SELECT row_hash FROM cdp_auditevent ORDER BY id DESC LIMIT 1)"
-    ),
-    "sqlite": (
-        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'cdp_auditevent'), "
-        "0), coalesce((SELECT max(id) FROM cdp_auditevent), 0)) + 1, "
-        "(SELECT row_hash FROM cdp_auditevent ORDER BY id DESC LIMIT 1)"
-    ),
-}
+# SQLite (demo, one writer, no lock): draw the id and read the last row's hash, then
+# INSERT with the hash computed in Python. This form never reuses the ids of purged rows.
+_SQLITE_NEXT_SQL = (
+    "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'cdp_auditevent'), "
+    "0), coalesce((SELECT max(id) FROM cdp_auditevent), 0)) + 1, "
+    "(SELECT row_hash FROM cdp_auditevent ORDER BY id DESC LIMIT 1)"
+)
 _COLUMNS = (*CHAINED_FIELDS, "row_hash")
 # A plain INSERT: the ORM's would cost twice the time, and auto_now_add would replace
 # the `at` already hashed.
-_INSERT_SQL = (
+_SQLITE_INSERT_SQL = (
     f"INSERT INTO cdp_auditevent ({', '.join(_COLUMNS)}) "  # noqa: S608 (constant names)
     f"VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
 )
+
+# PostgreSQL: the whole append is one round trip of two statements. The lock must be a
+# statement of its own: in READ COMMITTED a statement reads with the snapshot taken when it
+# started, so a single statement that waits for the lock would not see the row the
+# previous holder committed meanwhile, and two writers would chain onto the same row. The
+# second statement starts once the lock is granted and gets a fresh snapshot: it draws the
+# id, reads the tail's hash, and hashes in SQL the canonical text Python cut around the
+# two values only the database knows (_canonical_parts). Both are prepared statements,
+# planned once per database session: planning the INSERT costs more than running it.
+_PREPARE_LOCK_SQL = f"PREPARE cdp_audit_lock AS SELECT pg_advisory_xact_lock({AUDIT_LOCK_KEY})"
+_PREPARE_APPEND_SQL = (
+    "PREPARE cdp_audit_append (timestamptz, text, text, text, text, uuid, jsonb, text, "  # noqa: S608
+    "text, text, text, text, text, text) AS "
+    "WITH t AS MATERIALIZED (SELECT nextval(%s::regclass) AS id, coalesce($11, "
+    "(SELECT row_hash FROM cdp_auditevent ORDER BY id DESC LIMIT 1), '') AS prev) "
+    f"INSERT INTO cdp_auditevent ({', '.join(_COLUMNS)}) "
+    "SELECT t.id, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, t.prev, encode(sha256(convert_to("
+    "t.prev || $12 || t.id || $13 || to_json(t.prev) || $14, 'UTF8')), 'hex') "
+    "FROM t RETURNING id, prev_hash, row_hash"
+)
+_PG_APPEND_SQL = f"EXECUTE cdp_audit_lock; EXECUTE cdp_audit_append ({', '.join(['%s'] * 14)})"
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _canonical_parts(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    """audit_canonical(row) cut around its id and prev_hash values: the canonical text is
+    parts[0] + str(id) + parts[1] + json.dumps(prev_hash) + parts[2]."""
+    doc = {name: row[name] for name in CHAINED_FIELDS}
+    doc["at"] = _iso(row["at"])
+    doc["profile_id"] = str(row["profile_id"]) if row["profile_id"] else None
+    doc["id"], doc["prev_hash"] = 0, ""
+    text = _ENCODER.encode(doc)
+    # The last match is the top-level key: details (which may hold such keys) sorts
+    # before both, and every value after them is a string, whose quotes are escaped.
+    after_id = text.rindex(',"id":0,') + len(',"id":')
+    after_prev = text.rindex(',"prev_hash":"",') + len(',"prev_hash":')
+    return text[:after_id], text[after_id + 1:after_prev], text[after_prev + 2:]
+
+
+def _pg_prepare(connection: Any, cursor: Any) -> None:
+    """Prepare the two statements once per database session (they outlive rollbacks)."""
+    if getattr(connection, "_cdp_audit_prepared", None) is connection.connection:
+        return
+    cursor.execute(
+        "SELECT pg_get_serial_sequence('cdp_auditevent', 'id'), array(SELECT name FROM "
+        "pg_prepared_statements WHERE name IN ('cdp_audit_lock', 'cdp_audit_append'))"
+    )
+    sequence, present = cursor.fetchone()
+    if "cdp_audit_lock" not in present:
+        cursor.execute(_PREPARE_LOCK_SQL)
+    if "cdp_audit_append" not in present:
+        cursor.execute(_PREPARE_APPEND_SQL, [sequence])
+    connection._cdp_audit_prepared = connection.connection
+
+
+def _pg_append(connection: Any, cursor: Any, event: AuditEvent, prev_hash: str | None) -> None:
+    _pg_prepare(connection, cursor)
+    before_id, before_prev, after_prev = _canonical_parts(vars(event))
+    try:
+        cursor.execute(_PG_APPEND_SQL, [
+            event.at, event.actor, event.action, event.object_type, event.object_id,
+            event.profile_id, json.dumps(event.details), event.reason, event.request_id,
+            event.ip_prefix, prev_hash, before_id, before_prev, after_prev,
+        ])
+    except DatabaseError as exc:
+        if getattr(exc.__cause__, "pgcode", None) == "26000":  # statement gone (DISCARD)
+            connection._cdp_audit_prepared = None  # the next append prepares it again
+        raise
+    event.id, event.prev_hash, event.row_hash = cursor.fetchone()
 
 
 def audit_append(*, using: str, prev_hash: str | None = None, **fields: Any) -> AuditEvent:
@@ -156,21 +228,28 @@ def audit_append(*, using: str, prev_hash: str | None = None, **fields: Any) -> 
     row it deleted when it deleted them all).
     """
     connection = connections[using]
+    event = AuditEvent(at=timezone.now(), **fields)
+    event.details = audit_details(event.details)
     with connection.cursor() as cursor:
-        cursor.execute(_NEXT_SQL[connection.vendor])
-        next_id, tail_hash = cursor.fetchone()
-        event = AuditEvent(id=next_id, at=timezone.now(), **fields)
-        event.details = audit_details(event.details)
-        event.prev_hash = (tail_hash or "") if prev_hash is None else prev_hash
-        values = {name: getattr(event, name) for name in CHAINED_FIELDS}
-        event.row_hash = audit_hash(event.prev_hash, audit_canonical(values))
-        meta = AuditEvent._meta
-        cursor.execute(_INSERT_SQL, [
-            meta.get_field(name).get_db_prep_save(getattr(event, name), connection)
-            for name in _COLUMNS
-        ])
+        if connection.vendor == "postgresql":
+            _pg_append(connection, cursor, event, prev_hash)
+        else:
+            _sqlite_append(cursor, connection, event, prev_hash)
     event._state.adding, event._state.db = False, using
     return event
+
+
+def _sqlite_append(cursor: Any, connection: Any, event: AuditEvent, prev_hash: str | None) -> None:
+    cursor.execute(_SQLITE_NEXT_SQL)
+    event.id, tail_hash = cursor.fetchone()
+    event.prev_hash = (tail_hash or "") if prev_hash is None else prev_hash
+    values = {name: getattr(event, name) for name in CHAINED_FIELDS}
+    event.row_hash = audit_hash(event.prev_hash, audit_canonical(values))
+    meta = AuditEvent._meta
+    cursor.execute(_SQLITE_INSERT_SQL, [
+        meta.get_field(name).get_db_prep_save(getattr(event, name), connection)
+        for name in _COLUMNS
+    ])
 
 
 def audit_record(

@@ -31,6 +31,9 @@ CLEAR_FIELDS: tuple[str, ...] = tuple(f for f in STANDARD_FIELDS if f not in ENC
 INDEXED_FIELDS: tuple[str, ...] = ("email", "phone", "customer_id")
 # Fields whose matching form (lowercase ASCII) is kept, encrypted, beside the original.
 MATCH_FIELDS: tuple[str, ...] = ("first_name", "last_name", "address_line1", "address_line2")
+# Identifiers copied as they are (already normalized) into the same encrypted matching
+# document, so identity resolution decrypts one ciphertext per record, not four.
+MATCH_VERBATIM: tuple[str, ...] = ("email", "phone", "birth_date")
 
 MAX_LENGTH: dict[str, int] = {
     "external_id": 255,

@@ -1,7 +1,8 @@
 """Core domain models: sources, source records, profiles, events, consent, API keys, audit.
 
-Personal data lives only in SourceRecord's "*_enc" columns (ciphertext) and is looked up
-through "*_bidx" keyed blind indexes; see cdp.privacy.crypto and cdp.fields.
+Personal data lives only in SourceRecord's "*_enc" columns (ciphertext under the
+record's own DataKey) and is looked up through "*_bidx" keyed blind indexes; see
+cdp.privacy.crypto and cdp.fields.
 """
 
 import uuid
@@ -41,12 +42,53 @@ class Profile(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # GDPR Art. 18: data kept, but the profile is used for nothing (no segment, no sync).
     restricted_at = models.DateTimeField(null=True, blank=True)
+    # Why processing is restricted (a request, or a match with an erased subject).
+    restriction_reason = models.CharField(max_length=300, blank=True, db_default="")
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return str(self.id)
+
+
+class DataKey(models.Model):
+    """One source record's data key, wrapped by the master key (envelope encryption).
+
+    Kept apart from the records so that erasure can destroy it: the record's ciphertext,
+    wherever a copy survives, then decrypts to nothing (crypto-shredding).
+    """
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    wrapped = models.BinaryField()
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class SuppressedIdentity(models.Model):
+    """An identifier of an erased subject, as a blind index only (never the value).
+
+    A record re-imported later with the same email, phone or customer id is flagged (its
+    profile restricted for the DPO to review) instead of silently resurrecting the person.
+    """
+
+    kind = models.CharField(max_length=16)
+    bidx = models.CharField(max_length=64)
+    erased_at = models.DateTimeField()
+    request = models.ForeignKey(
+        "SubjectRequest", on_delete=models.SET_NULL, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name_plural = "suppressed identities"
+        constraints = [
+            models.UniqueConstraint(fields=["bidx", "kind"], name="suppressed_identity_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.bidx[:12]}…"
 
 
 class SourceRecord(models.Model):
@@ -69,6 +111,9 @@ class SourceRecord(models.Model):
     customer_id_enc = models.BinaryField(null=True)
     # Encrypted JSON of the matching forms of names and address lines.
     match_enc = models.BinaryField(null=True)
+    # The DataKey the *_enc columns are under. No foreign key constraint or index: keys
+    # are written and destroyed only by this code, and never looked up the other way.
+    data_key_id = models.UUIDField(null=True, editable=False)
 
     email_bidx = models.CharField(max_length=64, null=True)
     phone_bidx = models.CharField(max_length=64, null=True)
@@ -200,8 +245,13 @@ class ApiKey(models.Model):
     """An API credential; only a SHA-256 of the key is stored (the key is random)."""
 
     class Scope(models.TextChoices):
+        """Machine scopes (ingest, read) and the roles of cdp.roles (marketer, steward,
+        dpo, admin); admin holds every scope."""
+
         INGEST = "ingest", _("Ingest records and events")
-        READ = "read", _("Read profiles")
+        READ = "read", _("Read profiles (personal data in clear)")
+        MARKETER = "marketer", _("Marketer: segments; profiles masked")
+        STEWARD = "steward", _("Data steward: identity; profiles masked")
         DPO = "dpo", _("Data protection officer")
         ADMIN = "admin", _("Administration")
 

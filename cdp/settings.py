@@ -161,9 +161,30 @@ CELERY_BEAT_SCHEDULE = {
         "task": "segments.tasks.segment_runs_reap_task",
         "schedule": crontab(minute="*/5"),
     },
+    # After the nightly traits (03:00): every active model scores the fresh traits.
+    "segments-models-score-all": {
+        "task": "segments.tasks.segment_models_score_all_task",
+        "schedule": crontab(hour=3, minute=40),
+    },
     "cdp-audit-purge": {
         "task": "cdp.tasks.audit_purge_task",
         "schedule": crontab(hour=3, minute=30),
+    },
+    "identity-resolve-full": {
+        "task": "identity.tasks.identity_resolve_full_task",
+        "schedule": crontab(hour=1, minute=0),
+    },
+    "connectors-nightly": {
+        "task": "connectors.tasks.syncs_nightly_task",
+        "schedule": crontab(hour=2, minute=0),
+    },
+    "connectors-erasure-deliveries": {
+        "task": "connectors.tasks.erasure_deliveries_task",
+        "schedule": crontab(minute="*/15"),
+    },
+    "cdp-retention-enforce": {
+        "task": "cdp.tasks.retention_enforce_task",
+        "schedule": crontab(hour=4, minute=0),
     },
 }
 
@@ -192,12 +213,30 @@ CDP_EVENT_BATCH_MAX = 10000
 CDP_DEFAULT_PHONE_REGION = os.environ.get("CDP_DEFAULT_PHONE_REGION", "FR")
 # work_mem of segment evaluation and preview transactions (PostgreSQL).
 CDP_ANALYTICS_WORK_MEM = os.environ.get("CDP_ANALYTICS_WORK_MEM", "64MB")
+# Model-based segments (segments.ml): the consent purpose a model requiring consent needs
+# (GDPR Art. 21/22), the drift past which a warning is raised (PSI of scores; adjusted Rand
+# index between the clusters of two versions), and the profiles scored per chunk.
+CDP_MODEL_CONSENT_PURPOSE = os.environ.get("CDP_MODEL_CONSENT_PURPOSE", "profiling")
+CDP_MODEL_DRIFT_PSI_WARN = float(os.environ.get("CDP_MODEL_DRIFT_PSI_WARN", "0.25"))
+CDP_MODEL_DRIFT_ARI_WARN = float(os.environ.get("CDP_MODEL_DRIFT_ARI_WARN", "0.5"))
+CDP_MODEL_SCORE_CHUNK = int(os.environ.get("CDP_MODEL_SCORE_CHUNK", "100000"))
+# OpenMP/BLAS threads while training and scoring: 1 unless the worker has cores to itself
+# (spinning threads on busy cores made gradient boosting 20x slower on a shared 2-core VM).
+CDP_MODEL_THREADS = int(os.environ.get("CDP_MODEL_THREADS", "1"))
 
 # Audit log. Retention: CNIL recommends 6 to 12 months for such logs; the nightly purge
 # (cdp.tasks.audit_purge_task) removes older rows and chains a row saying so.
 CDP_AUDIT_RETENTION_DAYS = int(os.environ.get("CDP_AUDIT_RETENTION_DAYS", "365"))
 if CDP_AUDIT_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("CDP_AUDIT_RETENTION_DAYS must be a positive number of days")
+# Retention (CNIL: prospects' data 3 years after the last contact). Events older than
+# CDP_RETENTION_EVENTS_DAYS are deleted; profiles with no activity (event, record update,
+# consent) for CDP_RETENTION_INACTIVE_DAYS are erased (data keys destroyed, destinations
+# told). 0 turns a rule off. Restricted profiles (GDPR Art. 18) are kept.
+CDP_RETENTION_EVENTS_DAYS = int(os.environ.get("CDP_RETENTION_EVENTS_DAYS", str(3 * 365)))
+CDP_RETENTION_INACTIVE_DAYS = int(os.environ.get("CDP_RETENTION_INACTIVE_DAYS", str(3 * 365)))
+if CDP_RETENTION_EVENTS_DAYS < 0 or CDP_RETENTION_INACTIVE_DAYS < 0:
+    raise ImproperlyConfigured("CDP_RETENTION_*_DAYS must be 0 (off) or a number of days")
 # Reverse proxies in front of the app that append to X-Forwarded-For; 0 trusts none and
 # audits REMOTE_ADDR (a client can write any X-Forwarded-For it likes).
 CDP_TRUSTED_PROXY_COUNT = int(os.environ.get("CDP_TRUSTED_PROXY_COUNT", "0"))
@@ -214,4 +253,48 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # httpx logs every request URL at INFO: vendor ids (e.g. Mailchimp's subscriber hash,
+    # an MD5 of the email) are not for logs.
+    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpcore")},
 }
+
+# Activation (connectors): retry backoff (exponential with jitter, capped), the wait that
+# coalesces membership changes into one sync run, and a run's lease.
+CDP_SYNC_BACKOFF_BASE_S = float(os.environ.get("CDP_SYNC_BACKOFF_BASE_S", "0.5"))
+CDP_SYNC_BACKOFF_CAP_S = float(os.environ.get("CDP_SYNC_BACKOFF_CAP_S", "30"))
+CDP_SYNC_DEBOUNCE_S = int(os.environ.get("CDP_SYNC_DEBOUNCE_S", "30"))
+CDP_SYNC_LEASE_S = int(os.environ.get("CDP_SYNC_LEASE_S", "600"))
+
+# Salesforce: the pinned REST API version, the object audiences are upserted as and its
+# unique External ID field (holding the profile id), the number of changes from which a run
+# goes through a Bulk API 2.0 job, the daily API requests left for the org's other
+# integrations (a run stops cleanly before eating into them), and Bulk job polling.
+CDP_SALESFORCE_API_VERSION = os.environ.get("CDP_SALESFORCE_API_VERSION", "v62.0")
+CDP_SALESFORCE_OBJECT = os.environ.get("CDP_SALESFORCE_OBJECT", "Contact")
+CDP_SALESFORCE_EXTERNAL_ID = os.environ.get("CDP_SALESFORCE_EXTERNAL_ID", "CDP_Id__c")
+CDP_SALESFORCE_BULK_THRESHOLD = int(os.environ.get("CDP_SALESFORCE_BULK_THRESHOLD", "10000"))
+CDP_SALESFORCE_API_RESERVE = int(os.environ.get("CDP_SALESFORCE_API_RESERVE", "5000"))
+CDP_SALESFORCE_BULK_POLL_S = float(os.environ.get("CDP_SALESFORCE_BULK_POLL_S", "5"))
+CDP_SALESFORCE_BULK_TIMEOUT_S = float(os.environ.get("CDP_SALESFORCE_BULK_TIMEOUT_S", "3600"))
+
+# Identity resolution. Strong keys link at once (deterministic pass); an identifier value
+# shared by more records than CDP_IDENTITY_MAX_SHARED is flagged and ignored as a key;
+# values matching a blocked pattern (on the normalized email / phone) never link. Pairs
+# scored at or above the link threshold join; those between the review and link
+# thresholds go to the review queue.
+CDP_IDENTITY_STRONG_KEYS = [
+    k for k in os.environ.get("CDP_IDENTITY_STRONG_KEYS", "email,phone,customer_id").split(",")
+    if k in ("email", "phone", "customer_id")
+]
+CDP_IDENTITY_MAX_SHARED = int(os.environ.get("CDP_IDENTITY_MAX_SHARED", "20"))
+CDP_IDENTITY_BLOCKED_PATTERNS = [
+    r"^$", r"^null$", r"^none$", r"^anonymous$", r"^-1$", r"^0+$", r"^\+?\d{0,3}0{6,}$",
+    r"^test@", r"^noreply@", r"^no-reply@", r"@example\.invalid$",
+    *[p for p in os.environ.get("CDP_IDENTITY_BLOCKED_EXTRA", "").split("|") if p],
+]
+CDP_IDENTITY_LINK_THRESHOLD = float(os.environ.get("CDP_IDENTITY_LINK_THRESHOLD", "0.95"))
+CDP_IDENTITY_REVIEW_THRESHOLD = float(os.environ.get("CDP_IDENTITY_REVIEW_THRESHOLD", "0.7"))
+# A weak bridge between two groups is cut: groups join on probabilistic links only when
+# links at the threshold cover at least this share of the smaller group.
+CDP_IDENTITY_BRIDGE_SUPPORT = float(os.environ.get("CDP_IDENTITY_BRIDGE_SUPPORT", "0.5"))
+CDP_IDENTITY_U_MAX_PAIRS = int(os.environ.get("CDP_IDENTITY_U_MAX_PAIRS", "1000000"))

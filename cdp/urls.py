@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", include("cdp.api.audit_urls")),
     path("api/v1/", include("cdp.api.consent_urls")),
     path("api/v1/", include("segments.urls")),
+    path("api/v1/", include("connectors.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

@@ -2,15 +2,19 @@
 
 
 from django.http import StreamingHttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from cdp.api.auth import scope_required
-from cdp.api.exporting import ExportQuerySerializer, FileFormatNegotiation, streamed_file
+from cdp.api.exporting import (
+    ExportQuerySerializer,
+    FileFormatNegotiation,
+    export_responses,
+    streamed_file,
+)
 from cdp.services.audit_export import AuditFilter, audit_export
 
 
@@ -19,17 +23,12 @@ class AuditExportQuerySerializer(ExportQuerySerializer):
 
 
 class AuditExportApi(APIView):
-    permission_classes = [IsAuthenticated, scope_required("dpo")]
+    permission_classes = [IsAuthenticated, scope_required("dpo", personal_data=True)]
     content_negotiation_class = FileFormatNegotiation
 
     @extend_schema(
         parameters=[AuditExportQuerySerializer],
-        responses={
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, header row"),
-            (200, "application/json"): OpenApiResponse(
-                OpenApiTypes.OBJECT, description="JSON array of row objects"
-            ),
-        },
+        responses=export_responses("row objects"),
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         """Audit rows in chain order, streamed as CSV or a JSON array; the export is audited."""

@@ -3,7 +3,6 @@
 import uuid
 
 from django.http import StreamingHttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
@@ -19,7 +18,7 @@ from cdp.api.consent_serializers import (
     RestrictionInputSerializer,
     RestrictionOutputSerializer,
 )
-from cdp.api.exporting import FileFormatNegotiation, streamed_file
+from cdp.api.exporting import FileFormatNegotiation, export_responses, streamed_file
 from cdp.api.serializers import BatchReportSerializer
 from cdp.api.views import _answer, _envelope
 from cdp.models import Profile
@@ -51,7 +50,8 @@ class ConsentBatchApi(APIView):
 
 
 class ProfileConsentsApi(APIView):
-    permission_classes = [IsAuthenticated, scope_required("read")]
+    # Evidence, notice and who recorded it: not for marketer or steward keys.
+    permission_classes = [IsAuthenticated, scope_required("read", "dpo", personal_data=True)]
 
     @extend_schema(responses={200: ProfileConsentsSerializer})
     def get(self, request: Request, profile_id: uuid.UUID) -> Response:
@@ -62,17 +62,12 @@ class ProfileConsentsApi(APIView):
 
 
 class ConsentExportApi(APIView):
-    permission_classes = [IsAuthenticated, scope_required("dpo")]
+    permission_classes = [IsAuthenticated, scope_required("dpo", personal_data=True)]
     content_negotiation_class = FileFormatNegotiation
 
     @extend_schema(
         parameters=[ConsentExportQuerySerializer],
-        responses={
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, header row"),
-            (200, "application/json"): OpenApiResponse(
-                OpenApiTypes.OBJECT, description="JSON array of entries"
-            ),
-        },
+        responses=export_responses("entries"),
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         """Consent proofs captured in a date range, streamed as CSV or JSON; audited."""
@@ -90,7 +85,7 @@ class ConsentExportApi(APIView):
 
 
 class ProfileRestrictionApi(APIView):
-    permission_classes = [IsAuthenticated, scope_required("dpo")]
+    permission_classes = [IsAuthenticated, scope_required("dpo", personal_data=True)]
 
     def _change(self, request: Request, profile_id: uuid.UUID, *, restrict: bool) -> Response:
         data = RestrictionInputSerializer(data=request.data)

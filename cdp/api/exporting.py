@@ -5,6 +5,8 @@ from typing import Any
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
@@ -50,3 +52,14 @@ def streamed_file(export: StreamedExport, *, name: str) -> StreamingHttpResponse
     stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.{export.fmt}"'
     return response
+
+
+def export_responses(rows: str, errors: dict | None = None) -> dict:
+    """The OpenAPI responses of an export endpoint: CSV or a JSON array of `rows`, plus
+    its error responses by status."""
+    return {
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, header row"),
+        (200, "application/json"): OpenApiResponse(
+            OpenApiTypes.OBJECT, description=f"JSON array of {rows}"),
+        **(errors or {}),
+    }

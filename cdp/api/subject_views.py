@@ -23,21 +23,36 @@ class SubjectSerializer(serializers.Serializer):
         return data
 
 
+class SubjectNotFoundError(Exception):
+    def __init__(self, response: Response):
+        self.response = response
+
+
+def subject_designated(request: Request, serializer: type[SubjectSerializer]) -> tuple:
+    """(validated data, how designated, profile ids) of a subject request's body; raises
+    ValidationError (400) or SubjectNotFoundError carrying the 404 response."""
+    query = serializer(data=request.data)
+    query.is_valid(raise_exception=True)
+    data = query.validated_data
+    try:
+        kind, profile_ids = subject_profiles(
+            profile_id=data.get("profile_id"), email=data.get("email"), phone=data.get("phone"),
+        )
+    except SubjectNotFound as exc:
+        raise SubjectNotFoundError(
+            Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)) from exc
+    return data, kind, profile_ids
+
+
 class SubjectAccessApi(APIView):
-    permission_classes = [IsAuthenticated, scope_required("dpo")]
+    permission_classes = [IsAuthenticated, scope_required("dpo", personal_data=True)]
 
     def post(self, request: Request) -> HttpResponse:
         """Everything held about the subject as a ZIP (JSON + CSV); registered, audited."""
-        query = SubjectSerializer(data=request.data)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
         try:
-            kind, profile_ids = subject_profiles(
-                profile_id=data.get("profile_id"), email=data.get("email"),
-                phone=data.get("phone"),
-            )
-        except SubjectNotFound as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
+            data, kind, profile_ids = subject_designated(request, SubjectSerializer)
+        except SubjectNotFoundError as exc:
+            return exc.response
         archive = dsar_access(profile_ids=profile_ids, identified_by=kind,
                               actor=request.user.actor, reason=data["reason"])
         response = HttpResponse(archive, content_type="application/zip")

@@ -20,6 +20,7 @@ from cdp.api.serializers import (
     RecordBatchSerializer,
 )
 from cdp.models import Source
+from cdp.roles import api_key_sees_personal_data
 from cdp.selectors import source_get
 from cdp.services.ingest import BatchReport, event_batch_ingest, record_batch_ingest
 from cdp.services.profiles import profile_view
@@ -76,10 +77,15 @@ class EventBatchApi(APIView):
 
 
 class ProfileDetailApi(APIView):
-    permission_classes = [IsAuthenticated, scope_required("read")]
+    permission_classes = [
+        IsAuthenticated,
+        scope_required("read", "dpo", "marketer", "steward", personal_data=True),
+    ]
 
     @extend_schema(responses={200: ProfileSerializer})
     def get(self, request: Request, profile_id: uuid.UUID) -> Response:
-        """A profile and its source records in clear; the read is audited."""
-        data = profile_view(profile_id=profile_id, actor=request.user.actor, purpose="api")
+        """A profile and its source records, in clear for read and dpo keys, masked for
+        marketer and steward keys (j***@gmail.com); the read is audited."""
+        data = profile_view(profile_id=profile_id, actor=request.user.actor, purpose="api",
+                            masked=not api_key_sees_personal_data(request.auth))
         return Response(ProfileSerializer(data).data)

@@ -16,6 +16,7 @@ from cdp.demo.activity import Activity, DemoEvent
 from cdp.demo.consents import DemoConsent, record_consents
 from cdp.demo.data import Pools
 from cdp.demo.people import Person, make_person
+from cdp.demo.planted import Planter
 from cdp.demo.records import SOURCES, DemoRecord, IdMaker, person_records
 
 
@@ -26,6 +27,9 @@ class DemoCustomer:
     records: list[DemoRecord]
     events: list[DemoEvent]
     consents: list[DemoConsent]
+    # The planted persona (cdp.demo.planted): ground truth for clustering, like entity_id
+    # is for identity resolution.
+    persona: str = ""
 
 
 @dataclass
@@ -64,6 +68,7 @@ def generate(*, customers: int, seed: int, as_of: dt.datetime) -> Iterator[DemoC
     pools = Pools(faker)
     ids = IdMaker()
     activity = Activity(seed=seed, as_of=as_of, ids=ids)
+    planter = Planter(seed=seed, as_of=as_of)
     used_emails: set[str] = set()
     previous: Person | None = None
     for index in range(1, customers + 1):
@@ -74,9 +79,14 @@ def generate(*, customers: int, seed: int, as_of: dt.datetime) -> Iterator[DemoC
         records = person_records(person, rng, ids, as_of)
         events: list[DemoEvent] = []
         consents: list[DemoConsent] = []
+        histories = []
         for rec in records:
             history = record_consents(rec, rng, as_of)
+            histories.append(history)
             consents.extend(history.entries)
             events.extend(activity.for_record(rec, person, rng, history))
-        yield DemoCustomer(person.entity_id, person, records, events, consents)
+        # After the base stream, from a random stream of its own: the base stays as it was.
+        persona, planted = planter.events(person, records, histories)
+        events.extend(planted)
+        yield DemoCustomer(person.entity_id, person, records, events, consents, persona.name)
         previous = person

@@ -1,4 +1,10 @@
-"""Re-encrypt every stored ciphertext under the primary key, chunk by chunk."""
+"""Master key rotation: re-wrap every data key under the primary master key.
+
+Personal fields are sealed under per-record data keys (envelope encryption), so rotating
+the master key never touches them: only the small wrapped keys are rewritten. Once done,
+the old master key can be removed from CDP_ENCRYPTION_KEYS; backups taken before then
+keep needing it, which is what lets erasure reach them (cdp.privacy.datakeys).
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -6,12 +12,8 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from cdp.audit import audit_record
-from cdp.fields import ENCRYPTED_FIELDS, enc_column
-from cdp.models import SourceRecord
-from cdp.privacy.crypto import decrypt, encrypt, needs_rotation
-
-# column -> associated-data name used when the column was encrypted.
-_COLUMNS: dict[str, str] = {enc_column(f): f for f in ENCRYPTED_FIELDS} | {"match_enc": "match"}
+from cdp.models import DataKey
+from cdp.privacy.crypto import data_key_rewrap, needs_rotation
 
 
 @dataclass
@@ -20,11 +22,26 @@ class RotationResult:
     rotated: int = 0
 
 
+# Other apps' master-key ciphertexts (e.g. destination credentials): each rotator
+# re-encrypts its own under the primary key and returns (scanned, rotated).
+_ROTATORS: list[Callable[[], tuple[int, int]]] = []
+
+
+def register_rotator(rotator: Callable[[], tuple[int, int]]) -> None:
+    """Called from an app's ready()."""
+    if rotator not in _ROTATORS:
+        _ROTATORS.append(rotator)
+
+
 def keys_rotate(
-    *, actor: str, chunk_size: int = 2000, progress: Callable[[int], None] | None = None
+    *, actor: str, chunk_size: int = 5000, progress: Callable[[int], None] | None = None
 ) -> RotationResult:
-    """Safe to stop and run again: rows already under the primary key are skipped."""
+    """Safe to stop and run again: keys already under the primary master key are skipped."""
     result = _rotate(chunk_size, progress)
+    for rotator in _ROTATORS:
+        scanned, rotated = rotator()
+        result.scanned += scanned
+        result.rotated += rotated
     audit_record(
         actor=actor, action="keys.rotate",
         details={"scanned": result.scanned, "rotated": result.rotated},
@@ -34,30 +51,19 @@ def keys_rotate(
 
 def _rotate(chunk_size: int, progress: Callable[[int], None] | None) -> RotationResult:
     result = RotationResult()
-    last_pk = 0
-    columns = list(_COLUMNS)
+    keys = DataKey.objects.order_by("pk")
     while True:
         with transaction.atomic():
-            rows = list(
-                SourceRecord.objects.filter(pk__gt=last_pk)
-                .order_by("pk")
-                .select_for_update()
-                .only("pk", *columns)[:chunk_size]
-            )
+            rows = list(keys.select_for_update().only("pk", "wrapped")[:chunk_size])
             if not rows:
                 return result
-            changed = []
-            for row in rows:
-                stale = [c for c in columns if needs_rotation(getattr(row, c))]
-                for column in stale:
-                    plain = decrypt(getattr(row, column), field=_COLUMNS[column])
-                    setattr(row, column, encrypt(plain, field=_COLUMNS[column]))
-                if stale:
-                    changed.append(row)
+            changed = [row for row in rows if needs_rotation(row.wrapped)]
+            for row in changed:
+                row.wrapped = data_key_rewrap(row.pk, row.wrapped)
             if changed:
-                SourceRecord.objects.bulk_update(changed, columns, batch_size=500)
+                DataKey.objects.bulk_update(changed, ["wrapped"], batch_size=1000)
         result.scanned += len(rows)
         result.rotated += len(changed)
-        last_pk = rows[-1].pk
+        keys = DataKey.objects.order_by("pk").filter(pk__gt=rows[-1].pk)
         if progress:
             progress(len(rows))

@@ -46,7 +46,8 @@ def api_key_create(
     unknown = sorted(set(scopes) - set(ApiKey.Scope.values))
     if unknown or not scopes:
         raise InvalidScope(
-            f"unknown scope(s): {', '.join(unknown)}" if unknown else "at least one scope"
+            (f"unknown scope(s): {', '.join(unknown)}" if unknown else "at least one scope")
+            + f" (scopes: {', '.join(ApiKey.Scope.values)})"
         )
     prefix = secrets.token_hex(6)
     raw = f"cdp_{prefix}_{secrets.token_urlsafe(30)}"

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from cdp.audit import audit_record
 from cdp.models import ConsentEntry, Profile, Purpose, Source
-from cdp.privacy.consent import consent_current, consent_history
+from cdp.privacy.consent import consent_current, consent_history, profiles_allowed_for
 from cdp.services.consent_parsing import ParsedConsent, consent_parse
 from cdp.services.ingest import BatchReport, batch_parse
 from cdp.services.subjects import subjects_resolve
@@ -157,3 +157,37 @@ def profile_consents_view(
         "history": history,
         "now": now,
     }
+
+
+def consents_withdraw(
+    *, profile_ids: Collection[uuid.UUID], purpose: str, source: Source, channel: str,
+    evidence: dict[str, Any], recorded_by: str, captured_at: dt.datetime | None = None,
+) -> int:
+    """Record a withdrawal for profiles that may still be used for the purpose (e.g. an
+    unsubscribe reported by a destination); those already out get no new entry, so a
+    nightly read-back does not grow the ledger. Returns the entries written."""
+    captured_at = captured_at or timezone.now()
+    with transaction.atomic():
+        still_allowed = list(
+            profiles_allowed_for(purpose, now=captured_at)
+            .filter(pk__in=list(profile_ids)).values_list("pk", flat=True)
+        )
+        rows = [
+            ConsentEntry(
+                profile_id=pid, source=source, purpose=purpose,
+                status=ConsentEntry.Status.WITHDRAWN, lawful_basis="consent", channel=channel,
+                evidence=evidence, captured_at=captured_at, recorded_by=recorded_by,
+            )
+            for pid in still_allowed
+        ]
+        ConsentEntry.objects.bulk_create(rows, ignore_conflicts=True)
+        if rows:
+            audit_record(
+                actor=recorded_by, action="consent.record", object_type="source",
+                object_id=str(source.pk),
+                details={"source": source.name, "created": len(rows),
+                         "statuses": {"withdrawn": len(rows)}, "purposes": [purpose],
+                         "channel": channel},
+            )
+            _announce(rows)
+    return len(rows)

@@ -24,7 +24,8 @@ class SubjectNotFound(LookupError):
 
 
 def subject_profiles(
-    *, profile_id: str | None = None, email: str | None = None, phone: str | None = None
+    *, profile_id: str | None = None, email: str | None = None, phone: str | None = None,
+    region: str | None = None,
 ) -> tuple[str, list[uuid.UUID]]:
     """Exactly one designation -> (how it was designated, the matching profile ids)."""
     given = {k: v for k, v in (("profile", profile_id), ("email", email), ("phone", phone)) if v}
@@ -39,7 +40,11 @@ def subject_profiles(
             raise SubjectNotFound("not a profile id (UUID)") from exc
     else:
         try:
-            found = list(profiles_by_identifier(kind, value).values_list("pk", flat=True))
+            found = list(
+                profiles_by_identifier(
+                    kind, value, region=region or settings.CDP_DEFAULT_PHONE_REGION
+                ).values_list("pk", flat=True)
+            )
         except NormalizationError as exc:
             raise SubjectNotFound(f"not a valid {kind}") from exc
     if not found:
@@ -58,10 +63,15 @@ def _context(profile_ids: list[uuid.UUID]) -> dict[str, Any]:
         "purposes": list(Purpose.objects.values("slug", "name", "description")),
         "retention": {
             "audit_log_days": getattr(settings, "CDP_AUDIT_RETENTION_DAYS", None),
-            "records_and_events": "kept while the customer relationship lasts",
+            "events_days": settings.CDP_RETENTION_EVENTS_DAYS or None,
+            "profile_after_last_activity_days": settings.CDP_RETENTION_INACTIVE_DAYS or None,
         },
-        "recipients": [],
-        "automated_decisions": "no model scores are computed about this person",
+        # Art. 15(1)(h): the scores themselves, with the logic involved, are in the
+        # model_scores section (segments), when the person allowed profiling.
+        "automated_decisions": (
+            "profiling scores, if any, are listed in model_scores with the logic involved; "
+            "no decision with legal or similarly significant effects is based on them"
+        ),
     }
 
 

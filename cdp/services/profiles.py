@@ -3,34 +3,44 @@
 import uuid
 from typing import Any
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import transaction
 
 from cdp.audit import audit_record
 from cdp.fields import CLEAR_FIELDS, ENCRYPTED_FIELDS, enc_column
 from cdp.models import SourceRecord
 from cdp.privacy.crypto import decrypt
+from cdp.privacy.datakeys import record_key
+from cdp.privacy.masking import mask_personal
 from cdp.selectors import profile_get
 
 
-def record_plain(record: SourceRecord) -> dict[str, Any]:
-    """A record's standard fields in clear. Callers must audit the read."""
+def record_plain(record: SourceRecord, key: AESGCM | None = None) -> dict[str, Any]:
+    """A record's standard fields in clear (key: its data key's cipher, loaded if not
+    given). Callers must audit the read."""
+    key = key or record_key(record)
     values: dict[str, Any] = {
-        name: decrypt(getattr(record, enc_column(name)), field=name) for name in ENCRYPTED_FIELDS
+        name: decrypt(getattr(record, enc_column(name)), field=name, key=key)
+        for name in ENCRYPTED_FIELDS
     }
     values.update({name: getattr(record, name) for name in CLEAR_FIELDS})
     return values
 
 
-def profile_view(*, profile_id: uuid.UUID, actor: str, purpose: str = "") -> dict[str, Any]:
-    """Everything stored about a profile, in clear, with an audit row for the read."""
+def profile_view(
+    *, profile_id: uuid.UUID, actor: str, purpose: str = "", masked: bool = False
+) -> dict[str, Any]:
+    """Everything stored about a profile, with an audit row for the read; in clear, or with
+    personal fields masked for roles that may not read them (cdp.roles)."""
     profile = profile_get(profile_id)
+    shown = mask_personal if masked else dict
     with transaction.atomic():
         records = [
             {
                 "source": rec.source.name,
                 "external_id": rec.external_id,
                 "implicit": rec.implicit,
-                **record_plain(rec),
+                **shown(record_plain(rec)),
                 "attributes": rec.attributes,
                 "received_at": rec.received_at,
                 "updated_at": rec.updated_at,
@@ -43,7 +53,7 @@ def profile_view(*, profile_id: uuid.UUID, actor: str, purpose: str = "") -> dic
             object_type="profile",
             object_id=str(profile.id),
             profile_id=profile.id,
-            details={"purpose": purpose, "records": len(records)},
+            details={"purpose": purpose, "records": len(records), "masked": masked},
         )
     return {
         "id": profile.id,

@@ -3,6 +3,10 @@
 Resending the same batch changes nothing: a record whose present fields already hold the
 same values is counted as unchanged and not written. Rows travel as plain dicts and are
 written with one COPY + INSERT .. ON CONFLICT (cdp.db.bulk_write).
+
+Each new record gets its own data key (envelope encryption, see cdp.privacy.datakeys);
+a record carrying an identifier of an erased subject is stored, but its profile is
+restricted and flagged for the DPO rather than silently brought back into use.
 """
 
 import json
@@ -21,24 +25,29 @@ from cdp.fields import (
     ENCRYPTED_FIELDS,
     INDEXED_FIELDS,
     MATCH_FIELDS,
+    MATCH_VERBATIM,
     bidx_column,
     enc_column,
 )
-from cdp.models import Profile, Source, SourceRecord
+from cdp.models import DataKey, Profile, Source, SourceRecord
 from cdp.normalize import match_key
-from cdp.privacy.crypto import blind_index, decrypt, encrypt_many
+from cdp.privacy.crypto import blind_index, data_key_new, decrypt, seal_many
+from cdp.privacy.datakeys import data_keys_load
 from cdp.services.record_parsing import ParsedRecord
+from cdp.services.suppression import suppressed_flag
+from cdp.signals import records_changed
 
 _DATA_COLUMNS = (
     [enc_column(f) for f in ENCRYPTED_FIELDS]
     + ["match_enc"]
     + [bidx_column(f) for f in INDEXED_FIELDS]
     + list(CLEAR_FIELDS)
-    + ["attributes", "implicit", "updated_at"]
+    + ["attributes", "implicit", "updated_at", "data_key_id"]
 )
 _ALL_COLUMNS = ["source_id", "external_id", "profile_id", "received_at", *_DATA_COLUMNS]
 _TABLE = SourceRecord._meta.db_table
-_ENCRYPTED, _INDEXED, _MATCH = set(ENCRYPTED_FIELDS), set(INDEXED_FIELDS), set(MATCH_FIELDS)
+_ENCRYPTED, _INDEXED = set(ENCRYPTED_FIELDS), set(INDEXED_FIELDS)
+_MATCH = set(MATCH_FIELDS) | set(MATCH_VERBATIM)
 _ENC_COLUMN = {name: enc_column(name) for name in ENCRYPTED_FIELDS} | {"match": "match_enc"}
 _BIDX_COLUMN = {name: bidx_column(name) for name in INDEXED_FIELDS}
 
@@ -48,6 +57,8 @@ class UpsertResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    # Records matching an erased subject's identifier (their profile is restricted).
+    suppressed: int = 0
 
 
 def _merge_duplicates(records: Sequence[ParsedRecord]) -> list[ParsedRecord]:
@@ -70,15 +81,19 @@ def _merge_duplicates(records: Sequence[ParsedRecord]) -> list[ParsedRecord]:
 
 def _current(row: dict[str, Any], name: str) -> str | None:
     if name in ENCRYPTED_FIELDS:
-        return decrypt(row[enc_column(name)], field=name)
+        return decrypt(row[enc_column(name)], field=name, key=row["_key"])
     return row[name]
 
 
 def _apply(row: dict[str, Any], changes: dict[str, str | None], fresh: bool = False) -> None:
     """Write normalized values into a row: ciphertext, blind index, matching forms.
 
-    fresh: the row has no stored values, so fields absent from `changes` are empty.
+    fresh: the row has no stored values, so fields absent from `changes` are empty, and
+    it gets a new data key.
     """
+    if fresh:
+        material = data_key_new()
+        row.update(data_key_id=material.id, _wrapped=material.wrapped, _key=material.cipher)
     secret: dict[str, str | None] = {}
     for name, value in changes.items():
         if name in _ENCRYPTED:
@@ -89,11 +104,11 @@ def _apply(row: dict[str, Any], changes: dict[str, str | None], fresh: bool = Fa
             row[_BIDX_COLUMN[name]] = blind_index(name, value)
     if any(name in _MATCH for name in changes):
         keys = {}
-        for name in MATCH_FIELDS:
+        for name in (*MATCH_FIELDS, *MATCH_VERBATIM):
             plain = changes.get(name) if fresh or name in changes else _current(row, name)
-            keys[name] = match_key(plain)
+            keys[name] = match_key(plain) if name in MATCH_FIELDS else plain
         secret["match"] = json.dumps(keys, separators=(",", ":")) if any(keys.values()) else None
-    for name, token in encrypt_many(secret).items():
+    for name, token in seal_many(row["_key"], secret).items():
         row[_ENC_COLUMN[name]] = token
 
 
@@ -104,6 +119,7 @@ def record_prepare(item: ParsedRecord) -> ParsedRecord:
     """
     row: dict[str, Any] = {}
     _apply(row, {k: v for k, v in item.values.items() if v is not None}, fresh=True)
+    del row["_key"]  # not picklable, and the writer has no more to encrypt in a new row
     item.prepared = row
     return item
 
@@ -175,6 +191,9 @@ def records_upsert(
             source=source, external_id__in=[i.external_id for i in items]
         ).values("id", *_ALL_COLUMNS)
     }
+    keys = data_keys_load(row["data_key_id"] for row in existing.values())
+    for row in existing.values():
+        row["_key"] = keys.get(row["data_key_id"])
     result = UpsertResult()
     new_rows: list[dict[str, Any]] = []
     to_write: list[dict[str, Any]] = []
@@ -208,6 +227,12 @@ def records_upsert(
             [(pid, now, now) for pid in profile_ids],
             fresh=True,  # random UUIDs
         )
+        bulk_write(
+            DataKey._meta.db_table,
+            ["id", "wrapped", "created_at"],
+            [(row["data_key_id"], row["_wrapped"], now) for row in new_rows],
+            fresh=True,  # random UUIDs
+        )
         changed = [row for row in to_write if row.get("id") is not None]
         for rows, fresh in ((new_rows, True), (changed, False)):
             bulk_write(
@@ -218,6 +243,11 @@ def records_upsert(
                 update=_DATA_COLUMNS,
                 fresh=fresh,
             )
+        result.suppressed = suppressed_flag(to_write, now=now)
+        if to_write:
+            source_id, external_ids = source.pk, [row["external_id"] for row in to_write]
+            transaction.on_commit(lambda: records_changed.send(
+                sender=SourceRecord, source_id=source_id, external_ids=external_ids))
     result.created = len(new_rows)
     result.updated = len(to_write) - len(new_rows)
     return result

@@ -33,7 +33,7 @@ def profile_restrict(
     reason, now = _reason(reason), now or timezone.now()
     with transaction.atomic():
         changed = Profile.objects.filter(pk=profile.pk, restricted_at__isnull=True).update(
-            restricted_at=now, updated_at=now
+            restricted_at=now, restriction_reason=reason, updated_at=now
         )
         if not changed:
             return False
@@ -61,7 +61,9 @@ def profile_unrestrict(
         )
         if restricted_at is None:
             return False
-        Profile.objects.filter(pk=profile.pk).update(restricted_at=None, updated_at=now)
+        Profile.objects.filter(pk=profile.pk).update(
+            restricted_at=None, restriction_reason="", updated_at=now
+        )
         audit_record(
             actor=actor, action="profile.unrestrict", object_type="profile",
             object_id=str(profile.pk), profile_id=profile.pk, reason=reason,

@@ -1,7 +1,9 @@
 """The audit log's hash chain: chaining, concurrent writers, tampering, retention purge."""
 
 import io
+import json
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
@@ -9,10 +11,10 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
-from django.db.utils import ProgrammingError
+from django.db.utils import DataError, OperationalError, ProgrammingError
 from django.test import override_settings
 
-from cdp.audit import audit_canonical, audit_hash, audit_record
+from cdp.audit import _canonical_parts, audit_canonical, audit_details, audit_hash, audit_record
 from cdp.models import AuditEvent, Profile
 from cdp.services.audit_purge import audit_purge
 from cdp.services.audit_verify import VerifyResult, audit_verify
@@ -51,6 +53,78 @@ def test_each_row_hashes_its_content_and_the_previous_hash(db):
         assert audit_hash(stored["prev_hash"], audit_canonical(stored)) == row.row_hash
     assert audit_verify() == audit_verify(chunk_size=2)
     assert audit_verify().intact and audit_verify().checked == AuditEvent.objects.count()
+
+
+@pytest.mark.parametrize("details", [
+    {},
+    {"purpose": "api", "records": 2, "masked": False},
+    # Keys named like the split points, nested before them, must not confuse the cut.
+    {"id": 7, "prev_hash": "x", "n": {"id": [1, {"prev_hash": None}]}, ",\"id\":": "\"id\""},
+    {"é": "ünïcødé ☃", "big": 1e20, "small": 1.5e-7, "list": [None, True, 2.5]},
+])
+@pytest.mark.parametrize("prev_hash", ["", "ab" * 32])
+def test_canonical_parts_rebuild_the_canonical_text(details, prev_hash):
+    """The text hashed in SQL (parts around the id and prev_hash) is audit_canonical's."""
+    row = {
+        "id": 1234567, "at": datetime(2026, 3, 1, 12, 30, 5, 120, tzinfo=UTC),
+        "actor": "api-key:x", "action": "profile.view", "object_type": "profile",
+        "object_id": "o\"1", "profile_id": uuid.uuid4() if details else None,
+        "details": audit_details(details), "reason": "why", "request_id": "req-1",
+        "ip_prefix": "192.0.2.0/24", "prev_hash": prev_hash,
+    }
+    before_id, before_prev, after_prev = _canonical_parts(row)
+    rebuilt = before_id + str(row["id"]) + before_prev + json.dumps(prev_hash) + after_prev
+    assert rebuilt == audit_canonical(row)
+
+
+def test_rows_hashed_in_python_and_in_the_database_form_one_chain(db):
+    """Rows written before the hash moved into SQL (hashed in Python, as the SQLite demo
+    still does) and rows written now chain onto each other and verify alike."""
+    tail = AuditEvent.objects.order_by("-id").values_list("row_hash", flat=True).first() or ""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('cdp_auditevent', 'id'))")
+        row = {
+            "id": cursor.fetchone()[0], "at": datetime(2025, 6, 1, tzinfo=UTC),
+            "actor": "user:old", "action": "profile.view", "object_type": "profile",
+            "object_id": "p", "profile_id": None, "details": {"records": 1, "x": 0.1 + 0.2},
+            "reason": "", "request_id": "", "ip_prefix": "", "prev_hash": tail,
+        }
+        row_hash = audit_hash(tail, audit_canonical(row))
+        cursor.execute(
+            "INSERT INTO cdp_auditevent (id, at, actor, action, object_type, object_id, "
+            "profile_id, details, reason, request_id, ip_prefix, prev_hash, row_hash) "
+            "VALUES (%s, %s, %s, %s, %s, %s, NULL, %s, '', '', '', %s, %s)",
+            [row["id"], row["at"], row["actor"], row["action"], row["object_type"],
+             row["object_id"], json.dumps(row["details"]), tail, row_hash],
+        )
+    new = _write(2)
+    assert new[0].prev_hash == row_hash and new[1].prev_hash == new[0].row_hash
+    assert audit_verify() == VerifyResult(AuditEvent.objects.count())
+
+
+def test_an_audit_row_that_cannot_be_written_fails_the_callers_transaction(db):
+    """No savepoint: the caller's writes (and so the read being audited) fail with it."""
+    with pytest.raises(DataError), transaction.atomic():
+        profile = Profile.objects.create()
+        audit_record(actor="x" * 151, action="profile.view", profile_id=profile.pk)
+    assert not Profile.objects.filter(pk=profile.pk).exists()
+    assert audit_verify().intact
+
+
+def test_a_lost_prepared_statement_fails_one_write_then_is_prepared_again(db):
+    """The append statement is prepared once per session. If something drops it
+    (DISCARD ALL, DEALLOCATE), that write fails, never silently skips, and the next one
+    prepares it again; a session that still has it does not prepare it twice."""
+    _write(1)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    with pytest.raises(OperationalError), transaction.atomic():
+        audit_record(actor="user:ana", action="test.lost")
+    assert not AuditEvent.objects.filter(action="test.lost").exists()
+    _write(1)
+    connection._cdp_audit_prepared = None  # the statement is there, our marker is not
+    _write(1)
+    assert audit_verify() == VerifyResult(AuditEvent.objects.count())
 
 
 def test_verify_command_reports_an_intact_chain(db):
@@ -180,17 +254,21 @@ def _in_thread(target, *args) -> threading.Thread:
 
 
 def test_concurrent_writers_keep_one_valid_chain(transactional_db):
-    """Two threads writing at once: ids and chain order agree, every link holds."""
-    start = threading.Barrier(2)
+    """Three threads writing at once, some two rows per transaction: ids and chain order
+    agree, every link holds."""
+    start = threading.Barrier(3)
 
     def writer(name: str) -> None:
         start.wait()
         for i in range(40):
-            audit_record(actor=f"thread:{name}", action="test.concurrent", details={"i": i})
+            with transaction.atomic():
+                audit_record(actor=f"thread:{name}", action="test.concurrent", details={"i": i})
+                if i % 4 == 0:
+                    audit_record(actor=f"thread:{name}", action="test.concurrent")
 
-    for thread in [_in_thread(writer, "a"), _in_thread(writer, "b")]:
+    for thread in [_in_thread(writer, name) for name in "abc"]:
         thread.join()
-    assert AuditEvent.objects.filter(action="test.concurrent").count() == 80
+    assert AuditEvent.objects.filter(action="test.concurrent").count() == 3 * 50
     assert audit_verify() == VerifyResult(AuditEvent.objects.count())
 
 

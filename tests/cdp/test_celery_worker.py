@@ -23,8 +23,9 @@ from django.test import override_settings
 
 from cdp.celery import app
 from cdp.fields import ENCRYPTED_FIELDS, enc_column
-from cdp.models import Source, SourceRecord
+from cdp.models import DataKey, Source, SourceRecord
 from cdp.privacy.crypto import decrypt, needs_rotation
+from cdp.privacy.datakeys import record_key
 from cdp.services.record_parsing import record_parse
 from cdp.services.records import records_upsert
 from cdp.tasks import rotate_keys_task
@@ -142,13 +143,15 @@ def celery_worker(transactional_db, worker_queue, tmp_path) -> Iterator[Worker]:
 
 
 def _plaintexts(rec: SourceRecord) -> dict[str, str | None]:
-    values = {f: decrypt(getattr(rec, enc_column(f)), field=f) for f in ENCRYPTED_FIELDS}
-    values["match"] = decrypt(rec.match_enc, field="match")
+    key = record_key(rec)
+    values = {f: decrypt(getattr(rec, enc_column(f)), field=f, key=key) for f in ENCRYPTED_FIELDS}
+    values["match"] = decrypt(rec.match_enc, field="match", key=key)
     return values
 
 
-def _enc_columns() -> list[str]:
-    return [f.attname for f in SourceRecord._meta.concrete_fields if f.name.endswith("_enc")]
+def _stale_keys() -> list:
+    return [pk for pk, wrapped in DataKey.objects.values_list("pk", "wrapped")
+            if needs_rotation(wrapped)]
 
 
 def _health(client) -> tuple[int, dict[str, str]]:
@@ -170,9 +173,7 @@ def test_worker_rotates_keys_enqueued_by_the_app(celery_worker, client):
     }
 
     with override_settings(CDP_ENCRYPTION_KEYS=ROTATED_KEYS):
-        stale = [c for r in SourceRecord.objects.all() for c in _enc_columns()
-                 if needs_rotation(getattr(r, c))]
-        assert stale, "records should start under the old key"
+        assert len(_stale_keys()) == 3, "data keys should start under the old key"
 
         status, checks = _health(client)
         assert (status, checks) == (200, {"Database": "OK", "Redis": "OK", "Ping": "OK"}), (
@@ -190,10 +191,8 @@ def test_worker_rotates_keys_enqueued_by_the_app(celery_worker, client):
         assert time.monotonic() - started < 30
         assert f"Task cdp.tasks.rotate_keys_task[{result.id}] succeeded" in celery_worker.log()
 
-        records = list(SourceRecord.objects.all())
-        assert [(r.external_id, c) for r in records for c in _enc_columns()
-                if needs_rotation(getattr(r, c))] == []
-        assert {r.external_id: _plaintexts(r) for r in records} == before
+        assert _stale_keys() == []
+        assert {r.external_id: _plaintexts(r) for r in SourceRecord.objects.all()} == before
 
     with override_settings(CDP_ENCRYPTION_KEYS=NEW_KEY):
         # The old key can be retired: everything decrypts under the new one alone.

@@ -119,3 +119,20 @@ def test_blind_index_depends_on_the_key():
         assert blind_index("email", "jo@example.org") != before
         assert keyed_hash("192.0.2.1") != hashed
     assert blind_index("email", "jo@example.org") == before
+
+
+def test_data_key_seals_fields_and_unwraps_only_by_its_own_id():
+    """A data key round-trips through its wrapped form; fields sealed under it need it."""
+    from cdp.privacy.crypto import data_key_new, data_key_unwrap, seal_many
+
+    material = data_key_new()
+    sealed = seal_many(material.cipher, {"email": PLAIN, "phone": None})
+    assert sealed["phone"] is None and PLAIN.encode() not in sealed["email"]
+    again = data_key_unwrap(material.id, material.wrapped)
+    assert decrypt(sealed["email"], field="email", key=again) == PLAIN
+    with pytest.raises(DecryptionError):
+        decrypt(sealed["email"], field="email")  # no data key: erased
+    with pytest.raises(DecryptionError):
+        decrypt(sealed["email"], field="email", key=data_key_new().cipher)  # another's key
+    with pytest.raises(DecryptionError):
+        data_key_unwrap(data_key_new().id, material.wrapped)  # wrapped key moved to another id

@@ -96,7 +96,8 @@ def test_only_planted_garbage_fails_normalization(sample):
 
 def test_events_are_valid_recent_and_named_by_what_the_source_knows(sample):
     events = [e for c in sample for e in c.events]
-    assert {e.type for e in events} == {"purchase", "email_open", "page_view"}
+    # email_click: the planted purchase-intent signal (cdp/demo/planted.py).
+    assert {e.type for e in events} == {"purchase", "email_open", "page_view", "email_click"}
     assert len({(e.source, e.id) for e in events}) == len(events)
     for event in events:
         assert event_parse(event.raw(), strict=True, now=AS_OF).event is not None

@@ -153,7 +153,7 @@ def test_restrict_subject_refuses_with_one_line(people, args, message):
 def dpo(client, db):
     user = get_user_model().objects.create_user("dpo", "dpo@example.org", "pw-123456",
                                                 is_staff=True)
-    user.groups.add(Group.objects.create(name="dpo"))
+    user.groups.add(Group.objects.get_or_create(name="dpo")[0])
     user.user_permissions.add(*_view_permissions())
     client.force_login(user)
     return client

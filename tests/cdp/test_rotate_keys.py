@@ -1,14 +1,20 @@
-"""manage.py rotate_keys: every ciphertext re-encrypted under the primary key, once."""
+"""manage.py rotate_keys: every data key re-wrapped under the primary master key, once.
+
+Personal fields are sealed under per-record data keys; rotation leaves those ciphertexts
+alone and only re-wraps the keys, after which the old master key can be retired.
+"""
 
 import base64
 import io
 import os
 
+import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from cdp.models import AuditEvent, SourceRecord
-from cdp.privacy.crypto import decrypt, needs_rotation
+from cdp.models import AuditEvent, DataKey, SourceRecord
+from cdp.privacy.crypto import DecryptionError, decrypt, needs_rotation
+from cdp.privacy.datakeys import record_key
 from cdp.privacy.rotation import keys_rotate
 from cdp.services.profiles import record_plain
 from cdp.services.record_parsing import record_parse
@@ -30,14 +36,16 @@ RAW = [
 ]
 
 
+def _plain(record: SourceRecord) -> dict:
+    key = record_key(record)
+    return {**record_plain(record, key), "match": decrypt(record.match_enc, field="match", key=key)}
+
+
 def _ingest_under_key_a(source) -> dict[str, dict]:
     with override_settings(CDP_ENCRYPTION_KEYS=KEY_A):
         records = [record_parse(raw, strict=True).record for raw in RAW]
         records_upsert(source=source, records=records)
-        return {
-            r.external_id: {**record_plain(r), "match": decrypt(r.match_enc, field="match")}
-            for r in SourceRecord.objects.all()
-        }
+        return {r.external_id: _plain(r) for r in SourceRecord.objects.all()}
 
 
 def _rotate(keys: str) -> str:
@@ -47,49 +55,55 @@ def _rotate(keys: str) -> str:
     return out.getvalue()
 
 
-def test_rotate_keys_reencrypts_every_column(source):
-    """After rotation every *_enc and match_enc is under key B and decrypts with B alone."""
+def _fields() -> dict[str, list]:
+    return {c: list(SourceRecord.objects.order_by("pk").values_list(c, flat=True))
+            for c in COLUMNS}
+
+
+def test_rotate_keys_rewraps_every_data_key_and_old_key_can_retire(source):
+    """After rotation every data key is under key B and every field decrypts with B alone;
+    the field ciphertexts themselves are untouched (no mass re-encryption)."""
     before = _ingest_under_key_a(source)
-    stored = {c: list(SourceRecord.objects.values_list(c, flat=True)) for c in COLUMNS}
+    fields = _fields()
+    wrapped = dict(DataKey.objects.values_list("pk", "wrapped"))
+    assert len(wrapped) == 3
 
     output = _rotate(f"{KEY_B},{KEY_A}")
-    assert "3 of 3 records re-encrypted" in output
+    assert "3 of 3 data keys re-wrapped" in output
     assert AuditEvent.objects.filter(action="keys.rotate").count() == 1
 
+    assert _fields() == fields
     with override_settings(CDP_ENCRYPTION_KEYS=KEY_B):
-        rows = list(SourceRecord.objects.all())
-        present = 0
-        for row in rows:
-            for column in COLUMNS:
-                token = getattr(row, column)
-                assert not needs_rotation(token), (row.external_id, column)
-                present += token is not None
-            after = {**record_plain(row), "match": decrypt(row.match_enc, field="match")}
-            assert after == before[row.external_id]
-        # c1 fills every column, c2 three, c3 one: each kind of column was really rotated.
+        for key_id, token in DataKey.objects.values_list("pk", "wrapped"):
+            assert not needs_rotation(token)
+            assert bytes(token) != bytes(wrapped[key_id])
+        assert {r.external_id: _plain(r) for r in SourceRecord.objects.all()} == before
+        present = sum(v is not None for values in fields.values() for v in values)
+        # c1 fills every column, c2 three, c3 one.
         assert present == len(COLUMNS) + 3 + 1
-    for column in COLUMNS:
-        new = list(SourceRecord.objects.values_list(column, flat=True))
-        changed = [a != b for a, b in zip(stored[column], new, strict=True) if a is not None]
-        assert all(changed), column
+
+
+def test_without_rotation_retiring_the_old_key_makes_data_unreadable(source):
+    """The master key really protects the data keys: drop it early and nothing decrypts."""
+    _ingest_under_key_a(source)
+    with override_settings(CDP_ENCRYPTION_KEYS=KEY_B):
+        with pytest.raises(DecryptionError):
+            record_key(SourceRecord.objects.first())
 
 
 def test_second_run_rotates_nothing(source):
-    """Running rotate_keys again finds every row already under the primary key."""
+    """Running rotate_keys again finds every key already under the primary key."""
     _ingest_under_key_a(source)
     assert "3 of 3" in _rotate(f"{KEY_B},{KEY_A}")
-    snapshot = {c: list(SourceRecord.objects.order_by("pk").values_list(c, flat=True))
-                for c in COLUMNS}
-    assert "0 of 3 records re-encrypted" in _rotate(f"{KEY_B},{KEY_A}")
-    assert snapshot == {c: list(SourceRecord.objects.order_by("pk").values_list(c, flat=True))
-                        for c in COLUMNS}
+    snapshot = list(DataKey.objects.order_by("pk").values_list("wrapped", flat=True))
+    assert "0 of 3 data keys re-wrapped" in _rotate(f"{KEY_B},{KEY_A}")
+    assert snapshot == list(DataKey.objects.order_by("pk").values_list("wrapped", flat=True))
 
 
-def test_rotation_in_small_chunks_covers_every_row(source):
-    """Chunked rotation visits every row exactly once."""
+def test_rotation_in_small_chunks_covers_every_key(source):
+    """Chunked rotation visits every key exactly once."""
     _ingest_under_key_a(source)
     with override_settings(CDP_ENCRYPTION_KEYS=f"{KEY_B},{KEY_A}"):
         result = keys_rotate(actor="test", chunk_size=2)
         assert (result.scanned, result.rotated) == (3, 3)
-        assert not any(needs_rotation(t) for c in COLUMNS
-                       for t in SourceRecord.objects.values_list(c, flat=True))
+        assert not any(needs_rotation(t) for t in DataKey.objects.values_list("wrapped", flat=True))

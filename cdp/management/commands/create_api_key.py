@@ -1,10 +1,13 @@
-"""manage.py create_api_key NAME --scopes ingest,read [--rate 1000/min]"""
+"""manage.py create_api_key NAME --scopes ingest,read [--rate 1000/min]
+
+Scopes: ingest, read, marketer, steward, dpo, admin (see cdp.roles)."""
 
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import IntegrityError
 
+from cdp.models import ApiKey
 from cdp.services.api_keys import InvalidScope, api_key_create
 
 
@@ -14,7 +17,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
         parser.add_argument(
-            "--scopes", default="ingest", help="comma-separated: ingest,read,dpo,admin"
+            "--scopes", default="ingest",
+            help=f"comma-separated, among: {','.join(ApiKey.Scope.values)}",
         )
         parser.add_argument("--rate", default="", help="request rate for this key, e.g. 1000/min")
 

@@ -1,4 +1,4 @@
-"""manage.py rotate_keys: re-encrypt personal data under the first CDP_ENCRYPTION_KEYS key."""
+"""manage.py rotate_keys: re-wrap every data key under the first CDP_ENCRYPTION_KEYS key."""
 
 from typing import Any
 
@@ -10,8 +10,8 @@ from cdp.tasks import rotate_keys_task
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every ciphertext not under the primary (first) key. Put the new key "
-        "first in CDP_ENCRYPTION_KEYS, run this, then retire the old key."
+        "Re-wrap every record data key not under the primary (first) master key. Put the "
+        "new key first in CDP_ENCRYPTION_KEYS, run this, then retire the old key."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,4 +24,4 @@ class Command(BaseCommand):
             self.stdout.write(f"enqueued rotation task {result.id}")
             return
         result = keys_rotate(actor="command:rotate_keys")
-        self.stdout.write(f"{result.rotated} of {result.scanned} records re-encrypted")
+        self.stdout.write(f"{result.rotated} of {result.scanned} data keys re-wrapped")
