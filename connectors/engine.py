@@ -1,0 +1,482 @@
+"""The sync engine, shared by every connector: send each destination only the difference.
+
+Desired audience = the segment's current members that may be used for the destination's
+purpose (cdp.privacy.consent: granted, not expired, not restricted; erased people no
+longer exist). It is compared with SyncMember, what was last confirmed per member (vendor
+id, hash of the mapped fields, in the container or not), giving adds, updates, removes
+and unchanged. Batches sized to the API go out from a pool bounded by the destination's
+concurrency, paced and retried by connectors.http; each confirmed batch is written at
+once, so a run killed midway and run again converges without duplicates. Members still
+failing stay pending (retried by the next run and the nightly reconciliation);
+per-member refusals (invalid email) are kept with the vendor's reason and not resent
+until the member's data changes.
+"""
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import psycopg2
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from psycopg2.extras import execute_values
+
+from cdp.audit import audit_record
+from cdp.privacy.consent import profiles_allowed_for
+from cdp.privacy.crypto import DecryptionError, decrypt, seal_many
+from cdp.privacy.datakeys import data_keys_load
+from connectors.base import Connector, ItemResult, OutMember, SentMember
+from connectors.http import (
+    CallStats,
+    VendorAuthError,
+    VendorBudgetExhausted,
+    VendorUnavailable,
+)
+from connectors.models import AudienceSync, SyncMember, SyncRun
+from connectors.payload import (
+    TRAIT_PREFIX,
+    fields_hash,
+    golden_values,
+    mapped_fields,
+    traits_values,
+)
+from connectors.registry import connector_for, credentials_keep, limits_for
+from segments.models import SegmentMembership
+
+CHUNK = 20_000
+EMAIL_FIELD = "sync_email"  # associated data of the sealed email a member was sent under
+Status = SyncMember.Status
+
+
+@dataclass
+class Push:
+    member: OutMember
+    remote_id: str
+    email_enc: bytes | None
+    data_key_id: uuid.UUID | None
+
+
+@dataclass
+class Plan:
+    pushes: list[Push] = field(default_factory=list)
+    removes: list[SentMember] = field(default_factory=list)
+    unchanged: int = 0
+    rejected: int = 0
+    skipped_consent: int = 0
+    skipped_unreachable: int = 0
+
+
+def desired_profiles(sync: AudienceSync, now: dt.datetime) -> tuple[list[uuid.UUID], int]:
+    """(current members allowed for the destination's purpose, members skipped)."""
+    total = SegmentMembership.objects.filter(segment_id=sync.segment_id,
+                                             exited_at__isnull=True).count()
+    allowed = list(
+        profiles_allowed_for(sync.destination.purpose_id, now=now)
+        .filter(memberships__segment_id=sync.segment_id, memberships__exited_at__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    return allowed, total - len(allowed)
+
+
+@dataclass
+class SentState:
+    """What was last sent for one member (read as tuples: 100k model instances cost
+    seconds), with its sent email decrypted only when a decision needs it."""
+
+    remote_id: str
+    field_hash: str
+    in_container: bool
+    status: str
+    data_key_id: uuid.UUID | None
+    email_enc: bytes | None
+
+    def email(self, keys: "LazyKeys") -> str | None:
+        key = keys.get(self.data_key_id)
+        if self.email_enc is None or key is None:
+            return None
+        try:
+            return decrypt(self.email_enc, field=EMAIL_FIELD, key=key)
+        except DecryptionError:
+            return None
+
+
+class LazyKeys:
+    """Data keys loaded on first use, in one query per batch of misses."""
+
+    def __init__(self) -> None:
+        self.keys: dict = {}
+
+    def preload(self, ids: Iterable[uuid.UUID | None]) -> None:
+        missing = {i for i in ids if i is not None and i not in self.keys}
+        if missing:
+            found = data_keys_load(missing)
+            self.keys.update({i: found.get(i) for i in missing})
+
+    def get(self, key_id: uuid.UUID | None):  # noqa: ANN201 - an AESGCM or None
+        if key_id is None:
+            return None
+        if key_id not in self.keys:
+            self.preload([key_id])
+        return self.keys[key_id]
+
+
+def _state(sync: AudienceSync) -> dict[uuid.UUID, SentState]:
+    rows = SyncMember.objects.filter(sync=sync).values_list(
+        "profile_id", "remote_id", "field_hash", "in_container", "status", "data_key_id",
+        "email_enc")
+    return {row[0]: SentState(*row[1:6], bytes(row[6]) if row[6] is not None else None)
+            for row in rows.iterator(chunk_size=20_000)}
+
+
+def _plan(sync: AudienceSync, connector: Connector, now: dt.datetime) -> Plan:
+    plan = Plan()
+    desired, plan.skipped_consent = desired_profiles(sync, now)
+    wanted = set(desired)
+    state = _state(sync)
+    keys = LazyKeys()
+    mapping = sync.destination.field_mapping
+    fields_wanted = {s for s in mapping.values() if not s.startswith(TRAIT_PREFIX)}
+    traits_wanted = {s[len(TRAIT_PREFIX):] for s in mapping.values()
+                     if s.startswith(TRAIT_PREFIX)}
+    for start in range(0, len(desired), CHUNK):
+        chunk = desired[start : start + CHUNK]
+        goldens = golden_values(chunk, fields_wanted)
+        traits = traits_values(chunk, traits_wanted)
+        for profile_id in chunk:
+            golden = goldens.get(profile_id)
+            row = state.get(profile_id)
+            email = golden.values.get("email") if golden else None
+            if connector.needs_email and not email:
+                plan.skipped_unreachable += 1
+                wanted.discard(profile_id)  # in the container with no email: taken out
+                continue
+            fields = mapped_fields(mapping, golden, traits.get(profile_id, {})) if golden else {}
+            member = OutMember(profile_id, email, fields, fields_hash(email, fields))
+            remote_id = connector.remote_id(member)
+            if row is not None and row.in_container:
+                if row.field_hash == member.field_hash and row.status == Status.SYNCED:
+                    plan.unchanged += 1  # same email and fields: same vendor member
+                    continue
+                same_member = (row.remote_id == remote_id if remote_id else
+                               # Vendor-assigned ids: the same address is the same member.
+                               (row.email(keys) or "").lower() == (email or "").lower())
+                if same_member:
+                    member.join = False
+                    remote_id = remote_id or row.remote_id
+                else:
+                    # New email, so a new vendor member: the old one leaves the container.
+                    plan.removes.append(SentMember(profile_id, row.remote_id, row.email(keys)))
+            if (row is not None and row.status == Status.REJECTED
+                    and row.field_hash == member.field_hash):
+                plan.rejected += 1  # refused as it is; resent once the data changes
+                continue
+            sealed = None
+            if email and golden and golden.email_key is not None:
+                sealed = seal_many(golden.email_key, {EMAIL_FIELD: email})[EMAIL_FIELD]
+            plan.pushes.append(Push(member, remote_id, sealed,
+                                    golden.email_key_id if golden else None))
+    leaving = [(pid, row) for pid, row in state.items()
+               if row.in_container and pid not in wanted]
+    keys.preload(row.data_key_id for _, row in leaving)
+    plan.removes += [SentMember(pid, row.remote_id, row.email(keys)) for pid, row in leaving]
+    return plan
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# One statement per batch: the vendor's outcome per member decides each column; on a
+# failure what was confirmed before (vendor id, sealed email, hash, container) is kept.
+_UPSERT = """
+INSERT INTO connectors_syncmember (sync_id, profile_id, remote_id, email_enc, data_key_id,
+    field_hash, in_container, status, error, attempts, updated_at) VALUES %s
+ON CONFLICT (sync_id, profile_id) DO UPDATE SET
+    remote_id = CASE WHEN EXCLUDED.status = 'synced' OR m.remote_id = ''
+                     THEN EXCLUDED.remote_id ELSE m.remote_id END,
+    email_enc = CASE WHEN EXCLUDED.status = 'synced' OR m.remote_id = ''
+                     THEN EXCLUDED.email_enc ELSE m.email_enc END,
+    data_key_id = CASE WHEN EXCLUDED.status = 'synced' OR m.remote_id = ''
+                       THEN EXCLUDED.data_key_id ELSE m.data_key_id END,
+    field_hash = CASE WHEN EXCLUDED.status = 'pending' THEN m.field_hash
+                      ELSE EXCLUDED.field_hash END,
+    in_container = EXCLUDED.in_container OR (EXCLUDED.status <> 'synced' AND m.in_container),
+    status = EXCLUDED.status, error = EXCLUDED.error,
+    attempts = CASE WHEN EXCLUDED.status = 'synced' THEN 0 ELSE m.attempts + 1 END,
+    updated_at = EXCLUDED.updated_at
+"""
+
+
+def _save_pushes(sync: AudienceSync, batch: list[Push], results: list[ItemResult],
+                 now: dt.datetime) -> tuple[int, int, int]:
+    """Write what the vendor confirmed or refused; returns (added, updated, failed)."""
+    outcome = {r.profile_id: r for r in results}
+    rows, added, updated, failed = [], 0, 0, 0
+    for push in batch:
+        member = push.member
+        result = outcome.get(member.profile_id) or ItemResult(member.profile_id, False,
+                                                              error="no answer", retryable=True)
+        if result.ok:
+            added += member.join
+            updated += not member.join
+            status, field_hash, error = Status.SYNCED, member.field_hash, ""
+        else:
+            failed += 1
+            status = Status.PENDING if result.retryable else Status.REJECTED
+            # A refusal keeps the refused hash: not resent until the data changes.
+            field_hash = "" if result.retryable else member.field_hash
+            error = result.error[:300]
+        rows.append((sync.pk, member.profile_id, result.remote_id or push.remote_id,
+                     push.email_enc, push.data_key_id, field_hash, result.ok, status, error,
+                     0 if result.ok else 1, now))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            execute_values(cursor.cursor, _UPSERT.replace(
+                "INSERT INTO connectors_syncmember", "INSERT INTO connectors_syncmember AS m"),
+                [(*r[:1], str(r[1]), *r[2:3],
+                  psycopg2.Binary(r[3]) if r[3] is not None else None,
+                  str(r[4]) if r[4] else None, *r[5:]) for r in rows], page_size=1000)
+    else:
+        _save_rows_orm(sync, rows)
+    return added, updated, failed
+
+
+def _save_rows_orm(sync: AudienceSync, rows: list[tuple]) -> None:
+    """The same semantics through the ORM (the SQLite demo)."""
+    current = {m.profile_id: m for m in SyncMember.objects.filter(
+        sync=sync, profile_id__in=[r[1] for r in rows])}
+    out = []
+    for _, pid, remote_id, email_enc, key_id, field_hash, ok, status, error, _, now in rows:
+        row = current.get(pid) or SyncMember(sync=sync, profile_id=pid, attempts=0)
+        if ok or not row.remote_id:
+            row.remote_id, row.email_enc, row.data_key_id = remote_id, email_enc, key_id
+        if status != Status.PENDING:
+            row.field_hash = field_hash
+        row.in_container = ok or (status != Status.SYNCED and row.in_container)
+        row.status, row.error, row.updated_at = status, error, now
+        row.attempts = 0 if ok else row.attempts + 1
+        out.append(row)
+    SyncMember.objects.bulk_create(
+        out, update_conflicts=True, unique_fields=["sync", "profile_id"],
+        update_fields=["remote_id", "email_enc", "data_key_id", "field_hash", "in_container",
+                       "status", "error", "attempts", "updated_at"])
+
+
+def _save_removes(sync: AudienceSync, batch: list[SentMember], results: list[ItemResult],
+                  now: dt.datetime) -> tuple[int, int]:
+    """Taken out: no longer in the container (the row stays: erasure needs the vendor id)."""
+    removed, failed = 0, 0
+    outcome = {r.profile_id: r for r in results}
+    with transaction.atomic():
+        for member in batch:
+            result = outcome.get(member.profile_id)
+            rows = SyncMember.objects.filter(sync=sync, profile_id=member.profile_id,
+                                             remote_id=member.remote_id)
+            if result is not None and result.ok:
+                removed += rows.update(in_container=False, status=Status.SYNCED, error="",
+                                       attempts=0, updated_at=now) and 1
+            else:
+                failed += 1
+                error = result.error if result else "no answer"
+                rows.update(status=Status.PENDING, error=error[:300], updated_at=now)
+    return removed, failed
+
+
+def _pending(batch: list, error: str) -> list[ItemResult]:
+    ids = [p.member.profile_id if isinstance(p, Push) else p.profile_id for p in batch]
+    return [ItemResult(pid, False, error=error[:300], retryable=True) for pid in ids]
+
+
+@dataclass
+class Counters:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    failed: int = 0
+
+
+def _execute(sync: AudienceSync, connector: Connector, plan: Plan, run: SyncRun,
+             counters: Counters, on_batch: Callable[[], None] | None = None) -> None:
+    """Removals first (so a member whose email changed leaves before the new one joins),
+    then pushes; each batch's outcome is written as soon as it comes back."""
+    size = limits_for(sync.destination).batch_size
+    concurrency = limits_for(sync.destination).concurrency
+    jobs: list[tuple[str, list]] = [("remove", b) for b in _batches(plan.removes, size)]
+    bulk = connector.bulk_threshold is not None and len(plan.pushes) >= connector.bulk_threshold
+    pushes: list[tuple[str, list]] = (
+        [("bulk", plan.pushes)] if bulk else [("push", b) for b in _batches(plan.pushes, size)]
+    )
+
+    def send(kind: str, batch: list) -> list[ItemResult]:
+        try:
+            if kind == "remove":
+                return connector.remove(batch)
+            if kind == "bulk":
+                return connector.push_bulk([p.member for p in batch])
+            return connector.push([p.member for p in batch])
+        except VendorUnavailable as exc:
+            return _pending(batch, str(exc))
+
+    def record(kind: str, batch: list, results: list[ItemResult]) -> None:
+        now = timezone.now()
+        if kind == "remove":
+            removed, failed = _save_removes(sync, batch, results, now)
+            counters.removed += removed
+            counters.failed += failed
+        else:
+            # A bulk job's outcome is written in slices too.
+            by_id = {r.profile_id: r for r in results}
+            for part in _batches(batch, max(size, 1000)):
+                answers = [by_id[p.member.profile_id] for p in part
+                           if p.member.profile_id in by_id]
+                added, updated, failed = _save_pushes(sync, part, answers, now)
+                counters.added += added
+                counters.updated += updated
+                counters.failed += failed
+        SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=now)
+
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sync") as pool:
+        for phase in (jobs, pushes):
+            running: dict[Future, tuple[str, list]] = {}
+            queue = list(phase)
+            while queue or running:
+                while queue and len(running) < concurrency * 2:
+                    kind, batch = queue.pop(0)
+                    running[pool.submit(send, kind, batch)] = (kind, batch)
+                done, _ = wait(running, timeout=60, return_when=FIRST_COMPLETED)
+                if not done:  # a long call (a bulk job): keep the lease alive
+                    SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+                    continue
+                stop = None
+                for future in done:
+                    kind, batch = running.pop(future)
+                    try:
+                        record(kind, batch, future.result())
+                    except (VendorAuthError, VendorBudgetExhausted) as exc:
+                        stop = stop or exc
+                        continue
+                    if on_batch:
+                        on_batch()
+                if stop is not None:
+                    # Stop sending, but write down what the vendor already confirmed.
+                    for future in running:
+                        future.cancel()
+                    for future, (kind, batch) in running.items():
+                        if not future.cancelled():
+                            try:
+                                record(kind, batch, future.result())
+                            except (VendorAuthError, VendorBudgetExhausted):
+                                pass
+                    raise stop
+
+
+def _run_start(sync: AudienceSync, trigger: str) -> SyncRun | None:
+    """The run's lease: one running run per sync (a unique constraint); None if taken."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return SyncRun.objects.create(sync=sync, trigger=trigger, started_at=now,
+                                          heartbeat_at=now)
+    except IntegrityError:
+        return None
+
+
+def runs_reap(now: dt.datetime | None = None) -> int:
+    """Fail runs whose worker died (no heartbeat within the lease); their members are
+    pending or confirmed batch by batch, so the next run carries on."""
+    now = now or timezone.now()
+    stale = now - dt.timedelta(seconds=settings.CDP_SYNC_LEASE_S)
+    return SyncRun.objects.filter(status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale).update(
+        status=SyncRun.Status.FAILED, finished_at=now, error="worker lost (lease expired)")
+
+
+def _run_finish(run: SyncRun, sync: AudienceSync, *, status: str, counters: Counters,
+                stats: CallStats, started: float, error: str = "", **extra: int) -> SyncRun:
+    sent = counters.added + counters.updated + counters.removed + counters.failed
+    run.status = status
+    run.finished_at = timezone.now()
+    run.added, run.updated, run.removed = counters.added, counters.updated, counters.removed
+    run.failed = counters.failed + extra.pop("rejected", 0)
+    for name, value in extra.items():
+        setattr(run, name, value)
+    run.api_calls, run.write_calls, run.retries = (stats.api_calls, stats.write_calls,
+                                                   stats.retries)
+    run.duration_ms = int((time.perf_counter() - started) * 1000)
+    run.failure_rate = counters.failed / sent if sent else 0.0
+    run.flagged = status == SyncRun.Status.FAILED or (
+        run.failure_rate > sync.destination.failure_threshold)
+    run.error = error[:2000]
+    with transaction.atomic():
+        run.save()
+        AudienceSync.objects.filter(pk=sync.pk).update(last_run_at=run.finished_at)
+        audit_record(
+            actor=f"celery:sync:{sync.pk}", action="sync.run", object_type="audience_sync",
+            object_id=str(sync.pk),
+            details={"run": run.pk, "status": run.status, "trigger": run.trigger,
+                     "destination": sync.destination.name, "added": run.added,
+                     "updated": run.updated, "removed": run.removed, "failed": run.failed,
+                     "skipped_consent": run.skipped_consent, "flagged": run.flagged},
+        )
+    return run
+
+
+def sync_run(*, sync_id: int, trigger: str = SyncRun.Trigger.MANUAL,
+             on_batch: Callable[[], None] | None = None) -> SyncRun | None:
+    """One run of a sync; None when it is disabled or another run holds the lease."""
+    sync = (AudienceSync.objects.select_related("destination", "segment")
+            .filter(pk=sync_id, enabled=True, destination__enabled=True).first())
+    if sync is None:
+        return None
+    runs_reap()
+    run = _run_start(sync, trigger)
+    if run is None:
+        return None
+    started, stats, counters = time.perf_counter(), CallStats(), Counters()
+    plan = Plan()
+    status, error = SyncRun.Status.SUCCEEDED, ""
+    connector = connector_for(sync, stats=stats)
+    # Long vendor operations (a bulk job being polled) keep the run's lease alive.
+    connector.progress = lambda: SyncRun.objects.filter(pk=run.pk).update(
+        heartbeat_at=timezone.now())
+    try:
+        connector.prepare()
+        plan = _plan(sync, connector, timezone.now())
+        _execute(sync, connector, plan, run, counters, on_batch)
+        if counters.failed:
+            status = SyncRun.Status.PARTIAL
+    except VendorBudgetExhausted as exc:
+        status, error = SyncRun.Status.PARTIAL, str(exc)  # the rest stays pending
+    except (VendorAuthError, VendorUnavailable) as exc:
+        status, error = SyncRun.Status.FAILED, str(exc)
+    except BaseException as exc:
+        # Anything else (a crash, a killed worker): confirmed batches are kept.
+        _run_finish(run, sync, status=SyncRun.Status.FAILED, counters=counters, stats=stats,
+                    started=started, error=f"{type(exc).__name__}")
+        raise
+    finally:
+        connector.client.close()
+        credentials_keep(sync.destination, connector)
+    return _run_finish(
+        run, sync, status=status, counters=counters, stats=stats, started=started,
+        error=error, unchanged=plan.unchanged, rejected=plan.rejected,
+        skipped_consent=plan.skipped_consent, skipped_unreachable=plan.skipped_unreachable,
+    )
+
+
+def syncs_holding(profile_ids: Iterable[uuid.UUID]) -> list[int]:
+    """Syncs that have any of these profiles in their container (to take them out)."""
+    return sorted(set(
+        SyncMember.objects.filter(profile_id__in=list(profile_ids), in_container=True)
+        .values_list("sync_id", flat=True)
+    ))
+
+
+def syncs_of_segment(segment_id: int) -> list[int]:
+    return list(AudienceSync.objects.filter(
+        Q(segment_id=segment_id), enabled=True).values_list("pk", flat=True))
