@@ -1,0 +1,112 @@
+"""Records into an in-process DuckDB table for matching; nothing decrypted touches disk.
+
+One ciphertext per record holds what matching needs (cdp.fields: the matching forms of
+names and address lines, email, phone and birth date); its data key is unwrapped and the
+document decrypted in worker processes, chunk by chunk, and the rows go to DuckDB as
+Arrow (DuckDB runs in memory: no database file, no spill directory).
+"""
+
+import json
+import multiprocessing
+import os
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import django
+import duckdb
+import pyarrow as pa
+from django.db import connection
+
+from cdp.privacy.crypto import DecryptionError, data_key_unwrap, decrypt
+
+CHUNK = 20_000
+COLUMNS = ["unique_id", "source_id", "profile_id", "first_name", "last_name", "birth_date",
+           "email", "email_canonical", "email_local", "email_domain", "phone", "address",
+           "postcode", "city", "email_bidx", "phone_bidx", "customer_id_bidx"]
+
+
+def email_parts(email: str | None) -> tuple[str | None, str | None, str | None]:
+    """(canonical email, canonical local part, domain): sub-addressing ("+news") is
+    dropped, as every major provider delivers name+tag@ to name@."""
+    if not email or "@" not in email:
+        return None, None, None
+    local, domain = email.rsplit("@", 1)
+    local = local.split("+", 1)[0] or local
+    return f"{local}@{domain}", local, domain
+_SQL = (
+    "SELECT r.id, r.source_id, r.profile_id, k.id, k.wrapped, r.match_enc, r.postcode, "
+    "r.city, r.email_bidx, r.phone_bidx, r.customer_id_bidx "
+    "FROM cdp_sourcerecord r LEFT JOIN cdp_datakey k ON k.id = r.data_key_id "
+)
+
+
+def _plain_rows(raw: list[tuple]) -> list[tuple]:
+    """Decrypt one chunk (runs in a worker process: settings are configured there too)."""
+    out = []
+    for rid, source_id, profile_id, key_id, wrapped, match_enc, postcode, city, e, p, c in raw:
+        document: dict[str, Any] = {}
+        if wrapped is not None and match_enc is not None:
+            try:
+                key = data_key_unwrap(uuid.UUID(str(key_id)), wrapped)
+                document = json.loads(decrypt(match_enc, field="match", key=key) or "{}")
+            except DecryptionError:
+                document = {}
+        email = document.get("email")
+        out.append((
+            rid, source_id, str(profile_id), document.get("first_name"),
+            document.get("last_name"), document.get("birth_date"), email,
+            *email_parts(email), document.get("phone"),
+            document.get("address_line1"), postcode or None, (city or "").lower() or None,
+            e, p, c,
+        ))
+    return out
+
+
+def _chunks(where: str, params: list[Any]) -> Iterator[list[tuple]]:
+    # A server-side cursor on PostgreSQL: the table is never held whole in memory.
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(_SQL + where + " ORDER BY r.id", params)
+        while rows := cursor.fetchmany(CHUNK):
+            yield [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+                   for row in rows]
+
+
+def records_table(con: duckdb.DuckDBPyConnection, *, name: str = "records",
+                  record_ids: list[int] | None = None, workers: int | None = None) -> int:
+    """Load records (all, or these ids) into DuckDB table `name`; returns the count."""
+    where, params = "", []
+    if record_ids is not None:
+        where, params = "WHERE r.id = ANY(%s)", [list(record_ids)]
+        if connection.vendor != "postgresql":
+            marks = ",".join(["%s"] * len(record_ids)) or "NULL"
+            where, params = f"WHERE r.id IN ({marks})", list(record_ids)
+    schema = pa.schema([("unique_id", pa.int64()), ("source_id", pa.int64())]
+                       + [(c, pa.string()) for c in COLUMNS[2:]])
+    def batch(rows: list[tuple]) -> pa.RecordBatch:
+        return pa.RecordBatch.from_arrays(
+            [pa.array(column, type=schema.field(i).type)
+             for i, column in enumerate(zip(*rows, strict=True))], schema=schema)
+
+    batches: list[pa.RecordBatch] = []
+    workers = workers or max(1, min(2, os.cpu_count() or 1))
+    chunks = _chunks(where, params)
+    if workers > 1 and connection.vendor == "postgresql":
+        # forkserver, not fork: the DuckDB connection's threads must not be forked.
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=django.setup) as pool:
+            pending: deque = deque()
+            for raw in chunks:  # at most 2 chunks per worker in flight: flat memory
+                pending.append(pool.submit(_plain_rows, raw))
+                if len(pending) >= 2 * workers:
+                    batches.append(batch(pending.popleft().result()))
+            batches += [batch(future.result()) for future in pending]
+    else:
+        batches = [batch(_plain_rows(raw)) for raw in chunks]
+    table = pa.Table.from_batches([b for b in batches if b.num_rows], schema=schema)
+    con.register("_incoming", table)
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _incoming")  # noqa: S608
+    con.unregister("_incoming")
+    return table.num_rows

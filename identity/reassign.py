@@ -1,0 +1,160 @@
+"""Moving records between profiles, with everything that belongs to them.
+
+The one write path of identity decisions (batch resolution, incremental matching,
+reviews, unmerges): records get their new profile; their events and consent entries
+follow them (the ledger allows only this re-pointing, under cdp.identity); profiles left
+without records are retired with a redirect to the profile that took most of their
+records (their remaining events and entries go there too); every change is an
+IdentityEvent and an audit row; after commit `identities_changed` lets segments and
+connectors catch up.
+"""
+
+import datetime as dt
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from cdp.audit import audit_record
+from cdp.models import ConsentEntry, Event, Profile, SourceRecord
+from cdp.signals import identities_changed
+from identity.models import IdentityEvent, ProfileRedirect
+
+
+@dataclass
+class Reassignment:
+    moved_records: int = 0
+    created: list[uuid.UUID] = field(default_factory=list)
+    retired: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # old -> new
+    touched: set[uuid.UUID] = field(default_factory=set)
+
+
+def _identity_path() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('cdp.identity', 'on', true)")
+
+
+def _set_profiles(moves: Mapping[int, uuid.UUID]) -> None:
+    rows = [(record_id, str(profile_id)) for record_id, profile_id in moves.items()]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for start in range(0, len(rows), 5000):
+                part = rows[start : start + 5000]
+                values = ", ".join(["(%s, %s::uuid)"] * len(part))
+                cursor.execute(
+                    f"UPDATE cdp_sourcerecord r SET profile_id = v.pid FROM (VALUES {values}) "  # noqa: S608
+                    "AS v(id, pid) WHERE r.id = v.id",
+                    [value for row in part for value in row],
+                )
+        else:
+            cursor.executemany("UPDATE cdp_sourcerecord SET profile_id = %s WHERE id = %s",
+                               [(uuid.UUID(pid).hex, rid) for rid, pid in rows])
+
+
+def records_reassign(
+    *, moves: Mapping[int, uuid.UUID], rule: str, actor: str,
+    scores: Mapping[int, float] | None = None, kind: str | None = None,
+    audit_each: bool = True, now: dt.datetime | None = None,
+) -> Reassignment:
+    """Give each record (id) its new profile (existing, or a new id to create).
+
+    audit_each: one audit row per change (a person's decision); a batch run writes one
+    summary row instead, its IdentityEvents holding the detail.
+    """
+    now = now or timezone.now()
+    result = Reassignment()
+    with transaction.atomic():
+        current = dict(SourceRecord.objects.filter(pk__in=list(moves))
+                       .values_list("pk", "profile_id"))
+        moves = {rid: pid for rid, pid in moves.items() if current.get(rid) not in (None, pid)}
+        if not moves:
+            return result
+        _identity_path()
+        targets = set(moves.values())
+        existing = set(Profile.objects.filter(pk__in=targets).values_list("pk", flat=True))
+        result.created = sorted(targets - existing, key=str)
+        Profile.objects.bulk_create([Profile(id=pid) for pid in result.created])
+        _set_profiles(moves)
+        moved = list(moves)
+        Event.objects.filter(record_id__in=moved).update(profile_id=_record_profile())
+        ConsentEntry.objects.filter(record_id__in=moved).update(profile_id=_record_profile())
+        sources = {current[rid] for rid in moved}
+        left = set(SourceRecord.objects.filter(profile_id__in=sources)
+                   .values_list("profile_id", flat=True).distinct())
+        flows: dict[uuid.UUID, Counter] = defaultdict(Counter)
+        for rid, pid in moves.items():
+            flows[current[rid]][pid] += 1
+        for old in sorted(sources - left, key=str):
+            new = flows[old].most_common(1)[0][0]
+            result.retired[old] = new
+        for old, new in result.retired.items():
+            Event.objects.filter(profile_id=old).update(profile_id=new)
+            ConsentEntry.objects.filter(profile_id=old).update(profile_id=new)
+            ProfileRedirect.objects.filter(new_id=old).update(new_id=new)
+        ProfileRedirect.objects.bulk_create(
+            [ProfileRedirect(old_id=old, new_id=new, at=now)
+             for old, new in result.retired.items()], ignore_conflicts=True)
+        Profile.objects.filter(pk__in=list(result.retired)).delete()
+        result.moved_records = len(moves)
+        result.touched = (targets | sources) - set(result.retired)
+        events = _record_events(moves, current, result, rule=rule, actor=actor,
+                                scores=scores or {}, kind=kind, now=now)
+        _audit(events, rule=rule, actor=actor, each=audit_each)
+        retired, touched = dict(result.retired), set(result.touched)
+        transaction.on_commit(lambda: identities_changed.send(
+            sender=Profile, profile_ids=touched, retired=retired))
+    return result
+
+
+def _record_profile():  # noqa: ANN202 - a subquery expression
+    from django.db.models import OuterRef, Subquery
+
+    return Subquery(SourceRecord.objects.filter(pk=OuterRef("record_id"))
+                    .values("profile_id")[:1])
+
+
+def _record_events(moves, current, result, *, rule, actor, scores, kind,
+                   now) -> list[IdentityEvent]:
+    by_pair: dict[tuple, list[int]] = defaultdict(list)
+    for rid, pid in moves.items():
+        by_pair[(current[rid], pid)].append(rid)
+    events = []
+    for (old, new), records in by_pair.items():
+        if kind is not None:
+            what = kind
+        elif old in result.retired:
+            what = IdentityEvent.Kind.MERGE
+        elif new in result.created:
+            what = IdentityEvent.Kind.SPLIT
+        else:
+            what = IdentityEvent.Kind.MOVE
+        score = max((scores[r] for r in records if r in scores), default=None)
+        events.append(IdentityEvent(kind=what, profile_id=new, other_profile_id=old,
+                                    record_ids=sorted(records), rule=rule, score=score,
+                                    actor=actor, at=now))
+    IdentityEvent.objects.bulk_create(events)
+    return events
+
+
+def _audit(events: list[IdentityEvent], *, rule: str, actor: str, each: bool) -> None:
+    action = {"merge": "identity.merge", "split": "identity.split",
+              "unmerge": "identity.unmerge"}
+    if not each:
+        kinds = Counter(event.kind for event in events)
+        audit_record(actor=actor, action="identity.resolve", object_type="identity",
+                     details={"rule": rule, "changes": dict(sorted(kinds.items())),
+                              "records": sum(len(e.record_ids) for e in events)})
+        return
+    for event in events:
+        audit_record(
+            actor=actor, action=action.get(event.kind, "identity.move"),
+            object_type="profile", object_id=str(event.profile_id),
+            profile_id=event.profile_id,
+            details={"from": str(event.other_profile_id), "records": event.record_ids[:50],
+                     "record_count": len(event.record_ids), "rule": rule,
+                     "score": event.score},
+        )

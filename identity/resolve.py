@@ -1,0 +1,168 @@
+"""Full resolution: every record, deterministic then probabilistic, into stable profiles.
+
+Read and decrypt into DuckDB (identity.loading), link on strong keys with the guards
+(identity.deterministic), score pairs with the active Splink model (identity.matching),
+cluster under the constraints people set (identity.clustering), keep profile ids stable
+(each cluster keeps the id of the profile it shares most records with; a profile id is
+never given to another person), queue the uncertain pairs for review, and write the
+moves through identity.reassign. Training is separate (train_identity_model): resolution
+never trains, so it never blocks on it.
+"""
+
+import datetime as dt
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from cdp.audit import audit_record
+from cdp.models import Profile, SourceRecord
+from identity.clustering import components, constrained_clusters
+from identity.deterministic import deterministic_edges
+from identity.golden import golden_refresh
+from identity.incremental import blocking_keys_refresh, term_frequencies_refresh
+from identity.loading import records_table
+from identity.matching import predict
+from identity.models import IdentifierFlag, IdentityModel, MatchReview, RecordSplit
+from identity.reassign import records_reassign
+
+
+@dataclass
+class ResolveResult:
+    records: int = 0
+    clusters: int = 0
+    moved: int = 0
+    merged: int = 0
+    created: int = 0
+    reviews: int = 0
+    flagged: int = 0
+    model_version: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def constraints() -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(must-links, cannot-links) people decided: reviews and unmerges."""
+    must, cannot = [], []
+    for a, b, status in MatchReview.objects.exclude(status=MatchReview.Status.PENDING) \
+            .values_list("record_a_id", "record_b_id", "status"):
+        (must if status == MatchReview.Status.ACCEPTED else cannot).append((a, b))
+    for record, apart in RecordSplit.objects.values_list("record_id", "apart_from"):
+        cannot += [(record, other) for other in apart]
+    return must, cannot
+
+
+def stable_ids(clusters: list[set[int]], current: dict[int, uuid.UUID]) -> dict[int, uuid.UUID]:
+    """Each cluster keeps the profile id it shares most records with (each id once);
+    the others get new ids."""
+    candidates = []
+    for index, cluster in enumerate(clusters):
+        for profile_id, shared in Counter(current[r] for r in cluster).items():
+            candidates.append((-shared, str(profile_id), index, profile_id))
+    candidates.sort()
+    owner: dict[int, uuid.UUID] = {}
+    used: set[uuid.UUID] = set()
+    for _, _, index, profile_id in candidates:
+        if index not in owner and profile_id not in used:
+            owner[index] = profile_id
+            used.add(profile_id)
+    return {record: owner.get(index) or owner.setdefault(index, uuid.uuid4())
+            for index, cluster in enumerate(clusters) for record in cluster}
+
+
+def _flags(flagged: list[tuple[str, str, int]], now: dt.datetime) -> None:
+    with transaction.atomic():
+        IdentifierFlag.objects.all().delete()
+        IdentifierFlag.objects.bulk_create([
+            IdentifierFlag(kind=kind, bidx=bidx, record_count=n, flagged_at=now)
+            for kind, bidx, n in flagged])
+
+
+def _queue_reviews(explanations: dict, pairs: list[tuple[int, int, float]],
+                   clusters_of: dict[int, int], version: int | None, now: dt.datetime) -> int:
+    probability = {(a, b): p for a, b, p in pairs}
+    reviews = [
+        MatchReview(record_a_id=a, record_b_id=b, probability=probability[(a, b)],
+                    explanation=steps, model_version=version, created_at=now)
+        for (a, b), steps in explanations.items()
+        if clusters_of.get(a) != clusters_of.get(b)
+    ]
+    return len(MatchReview.objects.bulk_create(reviews, ignore_conflicts=True, batch_size=2000))
+
+
+def resolve_full(*, actor: str, progress: Callable[[str], None] | None = None) -> ResolveResult:
+    """Re-resolve every record; returns counts and timings per step."""
+    say = progress or (lambda _: None)
+    result, now = ResolveResult(), timezone.now()
+    model = IdentityModel.objects.filter(active=True).first()
+    result.model_version = model.version if model else None
+    con = duckdb.connect()
+    try:
+        started = time.perf_counter()
+        result.records = records_table(con)
+        result.timings["load_s"] = time.perf_counter() - started
+        say(f"loaded {result.records} records")
+        must, cannot = constraints()
+        split_ids = {a for a, _ in RecordSplit.objects.values_list("record_id", "apart_from")}
+        started = time.perf_counter()
+        found = deterministic_edges(con, exclude=split_ids)
+        labels = components(con, "records", found.edges + must)
+        result.timings["deterministic_s"] = time.perf_counter() - started
+        result.flagged = len(found.flagged)
+        _flags(found.flagged, now)
+        say(f"deterministic: {len(found.edges)} links, {result.flagged} values flagged")
+        pairs, explanations = [], {}
+        started = time.perf_counter()
+        if model is not None:
+            pairs, explanations = predict(
+                con, model.splink_model, threshold=settings.CDP_IDENTITY_REVIEW_THRESHOLD,
+                explain_below=settings.CDP_IDENTITY_LINK_THRESHOLD)
+        result.timings["predict_s"] = time.perf_counter() - started
+        if model is not None:
+            started = time.perf_counter()
+            # What incremental matching needs until the next full run.
+            term_frequencies_refresh(con, model.splink_model)
+            blocking_keys_refresh(con, model.splink_model)
+            result.timings["incremental_index_s"] = time.perf_counter() - started
+        say(f"probabilistic: {len(pairs)} scored pairs")
+        started = time.perf_counter()
+        clusters = constrained_clusters(
+            labels, pairs, threshold=settings.CDP_IDENTITY_LINK_THRESHOLD,
+            support=settings.CDP_IDENTITY_BRIDGE_SUPPORT, cannot=cannot)
+        result.timings["cluster_s"] = time.perf_counter() - started
+        current = {rid: uuid.UUID(pid) for rid, pid in
+                   con.execute("SELECT unique_id, profile_id FROM records").fetchall()}
+    finally:
+        con.close()
+    result.clusters = len(clusters)
+    started = time.perf_counter()
+    assignment = stable_ids(clusters, current)
+    moves = {rid: pid for rid, pid in assignment.items() if current[rid] != pid}
+    best = {}
+    for a, b, p in pairs:
+        best[a], best[b] = max(best.get(a, 0), p), max(best.get(b, 0), p)
+    rule = f"model:v{model.version}" if model else "deterministic"
+    change = records_reassign(moves=moves, rule=rule, actor=actor, scores=best,
+                              audit_each=False, now=now)
+    result.moved, result.merged = change.moved_records, len(change.retired)
+    result.created = len(change.created)
+    clusters_of = {record: index for index, cluster in enumerate(clusters) for record in cluster}
+    result.reviews = _queue_reviews(explanations, pairs, clusters_of, result.model_version, now)
+    stale = set(Profile.objects.filter(golden__isnull=True).values_list("pk", flat=True))
+    golden_refresh(profile_ids=change.touched | stale)
+    result.timings["write_s"] = time.perf_counter() - started
+    audit_record(actor=actor, action="identity.resolve_full", object_type="identity",
+                 details={"records": result.records, "clusters": result.clusters,
+                          "moved": result.moved, "merged": result.merged,
+                          "reviews": result.reviews, "model": result.model_version})
+    say(f"{result.clusters} profiles; {result.moved} records moved, {result.merged} merged")
+    return result
+
+
+def record_count() -> int:
+    return SourceRecord.objects.count()
