@@ -31,13 +31,15 @@ class SegmentForm(forms.ModelForm):
         fields = ["name", "slug", "description", "definition", "schedule", "enabled"]
 
     def clean(self) -> dict[str, Any]:
+        from segments.ml.registry import segment_model_resolve
         from segments.rules import validate_definition
         from segments.services import segment_resolve
 
         data = super().clean()
         if "definition" in data:
             errors = validate_definition(data["definition"], resolve_segment=segment_resolve,
-                                         self_slug=data.get("slug"))
+                                         self_slug=data.get("slug"),
+                                         resolve_model=segment_model_resolve)
             for error in errors:
                 self.add_error("definition", f"{error.path}: {error.message}")
         return data
@@ -87,3 +89,7 @@ class SegmentAdmin(admin.ModelAdmin):
         for segment in queryset:
             segment_evaluate_task.delay(segment.pk, SegmentRun.Trigger.MANUAL)
         self.message_user(request, f"{queryset.count()} segment(s) queued for evaluation")
+
+
+# Model-based segments register their own admin classes (models, versions).
+import segments.ml.admin  # noqa: E402, F401

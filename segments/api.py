@@ -24,8 +24,11 @@ from segments.serializers import (
 )
 from segments.services import SegmentInvalid, segment_delete, segment_save
 
-READ = [IsAuthenticated, scope_required("read")]
-WRITE = [IsAuthenticated, scope_required("admin")]
+# Marketers build segments: a marketer key reads and writes them (samples stay masked).
+READ = [IsAuthenticated, scope_required("read", "marketer")]
+WRITE = [IsAuthenticated, scope_required("admin", "marketer")]
+# Audited reads about people (a masked sample, one profile's values): refusals audited too.
+READ_PEOPLE = [IsAuthenticated, scope_required("read", "marketer", personal_data=True)]
 
 
 def _invalid(exc: SegmentInvalid) -> Response:
@@ -93,7 +96,7 @@ class RuleSchemaApi(APIView):
 
 
 class SegmentPreviewApi(APIView):
-    permission_classes = READ
+    permission_classes = READ_PEOPLE
 
     @extend_schema(request=PreviewInputSerializer)
     def post(self, request: Request) -> Response:
@@ -105,7 +108,10 @@ class SegmentPreviewApi(APIView):
         data = PreviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         definition = data.validated_data["definition"]
-        errors = validate_definition(definition, resolve_segment=segment_resolve)
+        from segments.ml.registry import segment_model_resolve
+
+        errors = validate_definition(definition, resolve_segment=segment_resolve,
+                                     resolve_model=segment_model_resolve)
         if errors:
             return _invalid(SegmentInvalid(errors))
         return Response(segment_preview(definition=definition, actor=request.user.actor))
@@ -166,7 +172,7 @@ class SegmentEvaluateApi(APIView):
 
 
 class SegmentExplainApi(APIView):
-    permission_classes = READ
+    permission_classes = READ_PEOPLE
 
     def get(self, request: Request, pk: int, profile_id: uuid.UUID) -> Response:
         """Each condition's value and result for one profile: why (not) a member."""

@@ -18,7 +18,7 @@ from django.utils import timezone
 from cdp.audit import audit_record
 from cdp.models import Profile, SourceRecord
 from cdp.privacy.consent import consent_current, entry_allows
-from segments.models import ProfileTraits, Segment, SegmentMembership
+from segments.models import ProfileScore, ProfileTraits, Segment, SegmentMembership
 from segments.rules import compile_definition
 from segments.rules.events import matching_events
 from segments.rules.vocabulary import attribute_key
@@ -77,7 +77,19 @@ def _value(node: dict[str, Any], profile: Profile, now: datetime) -> tuple[Any, 
         return _consent_value(node["consent"], profile, now)
     if "segment" in node:
         return None, f"member of segment {node['segment']}"
+    if "model" in node:
+        return _model_value(node, profile)
     return None, "condition"
+
+
+def _model_value(node: dict[str, Any], profile: Profile) -> tuple[Any, str]:
+    row = ProfileScore.objects.filter(model__slug=node["model"], profile=profile).first()
+    if "score" in node:
+        ((op, wanted),) = node["score"].items()
+        value = None if row is None else round(row.score, 4)
+        return value, f"{node['model']} score = {_show(value)}, needs {op} {wanted}"
+    value = None if row is None else row.cluster
+    return value, f"{node['model']} cluster = {_show(value)}, needs {node['cluster']}"
 
 
 def _consent_value(purpose: str, profile: Profile, now: datetime) -> tuple[Any, str]:

@@ -136,3 +136,158 @@ class SegmentRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment_id} {self.status} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class SegmentModel(models.Model):
+    """A model segments read from: customer groups (clustering) or a score (propensity to
+    purchase, churn), trained into versions of which one is active (segments.ml)."""
+
+    class Kind(models.TextChoices):
+        CLUSTERING = "clustering", _("Clustering")
+        PROPENSITY = "propensity", _("Propensity to purchase")
+        CHURN = "churn", _("Churn")
+
+    class Algorithm(models.TextChoices):
+        KMEANS = "kmeans", _("k-means")
+        GMM = "gmm", _("Gaussian mixture")
+        DBSCAN = "dbscan", _("DBSCAN")
+        AGGLOMERATIVE = "agglomerative", _("Agglomerative (Ward)")
+        BEST = "best", _("Best of the three classifiers")
+        LOGISTIC = "logistic", _("Logistic regression")
+        FOREST = "random_forest", _("Random forest")
+        BOOSTING = "gradient_boosting", _("Histogram gradient boosting")
+
+    name = models.CharField(max_length=120)
+    # Rules name the model by its slug: {"model": "purchase-30d", "score": {"gte": 0.7}}.
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    algorithm = models.CharField(max_length=24, choices=Algorithm.choices)
+    # {"traits": [...], "attributes": [...], "scaling": "standard" | "minmax", "log": bool}
+    features = models.JSONField()
+    # Training knobs (k range, horizon, folds...); validated by segments.ml.spec.
+    params = models.JSONField(default=dict, blank=True)
+    # Clustering only: a rule tree of who is clustered and scored ({}: everyone).
+    population = models.JSONField(default=dict, blank=True)
+    # GDPR Art. 21/22: only profiles allowed for the "profiling" purpose are used.
+    requires_consent = models.BooleanField(default=True)
+    # Cron expression (Europe/Paris) of retraining; "" = on demand only.
+    train_schedule = models.CharField(max_length=100, default="0 5 * * 1", blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def predictive(self) -> bool:
+        return self.kind != self.Kind.CLUSTERING
+
+
+class ModelVersion(models.Model):
+    """One training of a model: what was used, how good it is, and the fitted pipeline."""
+
+    class Status(models.TextChoices):
+        TRAINING = "training", _("Training")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    model = models.ForeignKey(SegmentModel, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRAINING)
+    is_active = models.BooleanField(default=False)
+    trigger = models.CharField(max_length=16, default="manual")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The estimator actually fitted (for "best": the winner of the comparison).
+    algorithm = models.CharField(max_length=24, blank=True)
+    # Effective parameters: features, cutoff, horizon, k, eps, calibration...
+    params = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    # name -> SVG document (elbow, silhouette, roc, calibration).
+    charts = models.JSONField(default=dict, blank=True)
+    # Clustering: one summary per cluster (size, feature means vs overall).
+    clusters = models.JSONField(default=list, blank=True)
+    # Names marketers give the clusters: {"0": "bargain hunters", ...}.
+    cluster_names = models.JSONField(default=dict, blank=True)
+    # Score distribution at training (bin edges and shares), the reference of drift (PSI).
+    score_reference = models.JSONField(default=dict, blank=True)
+    # Against the version active before: {"against": n, "psi": x} or {"against": n, "ari": x}.
+    drift = models.JSONField(default=dict, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    # joblib of the fitted scikit-learn Pipeline: aggregates only, no row of any person.
+    artifact = models.BinaryField(null=True, blank=True)
+    artifact_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["model", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "number"], name="modelversion_number"),
+            models.UniqueConstraint(
+                fields=["model"], condition=Q(is_active=True), name="modelversion_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.slug} v{self.number}"
+
+
+class ModelScoringRun(models.Model):
+    """One scoring of every eligible profile by a version, with its drift check."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    trigger = models.CharField(max_length=16, default="manual")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    profiles = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Population stability index of these scores against the version's training ones.
+    psi = models.FloatField(null=True, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.version} scored {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ProfileScore(models.Model):
+    """A profile's output of a model's active version: a score (0..1) or a cluster.
+
+    Only the latest scoring of each model is kept: a scoring run replaces all rows of its
+    model at once, so rules always read one version.
+
+    The foreign keys are not database constraints: checking three of them per row at
+    commit took longer than writing the row (a million rows per scoring). Deletes go
+    through the ORM, which cascades by itself (profiles, models, versions), and the
+    segments eraser deletes a subject's scores explicitly.
+    """
+
+    pk = models.CompositePrimaryKey("model", "profile")
+    # The primary key (model, profile) serves lookups by model: no index of its own.
+    model = models.ForeignKey(SegmentModel, on_delete=models.CASCADE, related_name="scores",
+                              db_constraint=False, db_index=False)
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="model_scores",
+                                db_constraint=False)
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+",
+                                db_index=False, db_constraint=False)
+    score = models.FloatField(null=True, blank=True)
+    cluster = models.SmallIntegerField(null=True, blank=True)
+    scored_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} by {self.model_id}"

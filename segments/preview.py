@@ -12,17 +12,10 @@ from cdp.audit import audit_record
 from cdp.db import analytic_memory
 from cdp.models import Profile, SourceRecord
 from cdp.privacy.crypto import decrypt
+from cdp.privacy.datakeys import data_keys_load
+from cdp.privacy.masking import mask_email
 
 SAMPLE_SIZE = 10
-
-
-def mask_email(email: str | None) -> str | None:
-    """j***@o***.fr: enough to recognise a pattern, not to contact anyone."""
-    if not email or "@" not in email:
-        return None
-    local, domain = email.split("@", 1)
-    name, _, tld = domain.rpartition(".")
-    return f"{local[:1]}***@{name[:1]}***.{tld}"
 
 
 def segment_preview(
@@ -46,13 +39,15 @@ def segment_preview(
     records = (
         SourceRecord.objects.filter(profile_id__in=sample_ids)
         .order_by("profile_id", "id")
-        .values_list("profile_id", "city", "email_enc")
+        .values_list("profile_id", "city", "email_enc", "data_key_id")
     )
+    keys = data_keys_load(row[3] for row in records)
     first: dict[uuid.UUID, dict[str, Any]] = {}
-    for profile_id, city, email_enc in records:
+    for profile_id, city, email_enc, key_id in records:
         entry = first.setdefault(profile_id, {"city": None, "email": None})
         entry["city"] = entry["city"] or city
-        entry["email"] = entry["email"] or mask_email(decrypt(email_enc, field="email"))
+        email = decrypt(email_enc, field="email", key=keys.get(key_id)) if email_enc else None
+        entry["email"] = entry["email"] or mask_email(email, keep_domain=False)
     with transaction.atomic():
         audit_record(
             actor=actor, action="segment.preview", object_type="segment",

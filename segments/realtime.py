@@ -120,3 +120,32 @@ def profile_segments_leave(*, profile_id: uuid.UUID, now: datetime | None = None
                 )
             )
     return closed
+
+
+def _models_used(segment: Segment) -> set[str]:
+    return {
+        node["model"] for _, node in iter_conditions(segment.definition)
+        if isinstance(node.get("model"), str)
+    }
+
+
+def segments_using_models(slugs: Collection[str]) -> list[Segment]:
+    """Enabled segments with a condition on one of these models, then the segments built
+    on them, dependencies first (re-evaluated after a model scored)."""
+    wanted = set(slugs)
+    chosen = [s for s in Segment.objects.filter(enabled=True).order_by("pk")
+              if _models_used(s) & wanted]
+    return _with_dependents(chosen)
+
+
+def profiles_reevaluate_models(
+    *, profile_ids: Collection[uuid.UUID], slugs: Collection[str], now: datetime | None = None,
+) -> int:
+    """Re-evaluate the segments reading these models for these profiles only."""
+    changed = 0
+    for segment in segments_using_models(slugs):
+        added, removed = segment_evaluate_profiles(
+            segment=segment, profile_ids=profile_ids, now=now
+        )
+        changed += added + removed
+    return changed

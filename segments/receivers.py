@@ -70,3 +70,34 @@ def segments_reenter_on_unrestriction(
     except Exception:
         # The next full run of each segment takes the profile back where it belongs.
         logger.exception("re-evaluation of an unrestricted profile not enqueued")
+
+
+# Above this many changed profiles (a batch resolution), every segment is re-evaluated
+# whole rather than profile by profile.
+IDENTITY_BULK = 1000
+
+
+def segments_refresh_on_identity_change(
+    sender: Any, *, profile_ids: Collection[uuid.UUID], **kwargs: Any
+) -> None:
+    """Profiles gained or lost records (and their events): recompute their traits, then
+    their memberships. Merged-away profiles are gone with their memberships already."""
+    from celery import chain
+
+    from segments.models import Segment
+    from segments.tasks import segment_evaluate_task
+
+    ids = sorted(str(value) for value in profile_ids)
+    try:
+        if len(ids) > IDENTITY_BULK:
+            steps = [traits_refresh_task.si(ids[s : s + CHUNK_SIZE], None)
+                     for s in range(0, len(ids), CHUNK_SIZE)]
+            steps += [segment_evaluate_task.si(pk, "event") for pk in
+                      Segment.objects.filter(enabled=True).values_list("pk", flat=True)]
+        else:
+            steps = [traits_refresh_task.si(ids, None)]
+            steps += [profile_reevaluate_all_task.si(pid) for pid in ids]
+        chain(*steps).delay()
+    except Exception:
+        # Committed already: the nightly traits batch and scheduled runs catch up.
+        logger.exception("segment refresh after an identity change not enqueued")

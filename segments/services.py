@@ -1,15 +1,12 @@
 """Segment writes: validate the rule tree, derive what it depends on, keep its beat
 schedule in step, audit the change; all in one transaction."""
 
-import json
 from typing import Any
 
-from celery.schedules import crontab
-from django.conf import settings
 from django.db import transaction
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from cdp.audit import audit_record
+from cdp.schedules import cron_error, periodic_task_delete, periodic_task_set
 from segments.models import Segment
 
 EVALUATE_TASK = "segments.tasks.segment_evaluate_task"
@@ -34,16 +31,8 @@ def segment_resolve(ref: str | int) -> Segment | None:
 def _schedule_errors(schedule: str) -> list:
     from segments.rules import RuleError
 
-    if not schedule:
-        return []
-    parts = schedule.split()
-    if len(parts) != 5:
-        return [RuleError("schedule", "a cron expression has 5 fields: min hour day month wday")]
-    try:
-        crontab(*parts)
-    except ValueError as exc:
-        return [RuleError("schedule", f"invalid cron expression: {exc}")]
-    return []
+    error = cron_error(schedule)
+    return [RuleError("schedule", error)] if error else []
 
 
 def segment_save(
@@ -58,9 +47,11 @@ def segment_save(
     enabled: bool = True,
 ) -> Segment:
     """Create or update a segment; raises SegmentInvalid with every problem found."""
+    from segments.ml.registry import segment_model_resolve
     from segments.rules import event_types_of, segments_referenced, validate_definition
 
-    errors = validate_definition(definition, resolve_segment=segment_resolve, self_slug=slug)
+    errors = validate_definition(definition, resolve_segment=segment_resolve, self_slug=slug,
+                                 resolve_model=segment_model_resolve)
     errors += _schedule_errors(schedule)
     if errors:
         raise SegmentInvalid(errors)
@@ -88,7 +79,7 @@ def segment_save(
 def segment_delete(*, segment: Segment, actor: str) -> None:
     segment_id = segment.pk
     with transaction.atomic():
-        PeriodicTask.objects.filter(name=_task_name(segment_id)).delete()
+        periodic_task_delete(_task_name(segment_id))
         segment.delete()
         # Last: the audit row holds the chain's lock until commit, so not during the
         # cascade over the membership history.
@@ -104,22 +95,6 @@ def _task_name(segment_id: int) -> str:
 
 def _sync_schedule(segment: Segment) -> None:
     """One PeriodicTask per scheduled segment, editable in the beat admin too."""
-    name = _task_name(segment.pk)
-    if not segment.schedule or not segment.enabled:
-        PeriodicTask.objects.filter(name=name).delete()
-        return
-    minute, hour, day, month, weekday = segment.schedule.split()
-    schedule, _ = CrontabSchedule.objects.get_or_create(
-        minute=minute, hour=hour, day_of_month=day, month_of_year=month,
-        day_of_week=weekday, timezone=settings.TIME_ZONE,
-    )
-    PeriodicTask.objects.update_or_create(
-        name=name,
-        defaults={
-            "task": EVALUATE_TASK,
-            "crontab": schedule,
-            "interval": None,
-            "args": json.dumps([segment.pk, "schedule"]),
-            "enabled": True,
-        },
-    )
+    periodic_task_set(name=_task_name(segment.pk), schedule=segment.schedule,
+                      task=EVALUATE_TASK, args=[segment.pk, "schedule"],
+                      enabled=segment.enabled)

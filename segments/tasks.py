@@ -77,3 +77,45 @@ def segment_runs_reap_task() -> list[int]:
     for segment_id in segment_ids:
         segment_evaluate_task.delay(segment_id, SegmentRun.Trigger.RETRY)
     return segment_ids
+
+
+# Model-based segments (segments.ml). Training is CPU-bound: one retry for a lost
+# connection at most; TrainingError (too little data) is recorded on the version, not raised.
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), max_retries=1, retry_backoff=60)
+def segment_model_train_task(model_id: int, trigger: str = "manual") -> int | None:
+    """Train a new version of the model (activated, then scored); its version number."""
+    from segments.ml.registry import model_train
+
+    version = model_train(model_id=model_id, trigger=trigger, actor=f"celery:{trigger}")
+    return version.number if version else None
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), max_retries=2, retry_backoff=30)
+def segment_model_score_task(model_id: int, trigger: str = "manual") -> int | None:
+    """Score every eligible profile with the model's active version; profiles scored."""
+    from segments.ml.scoring import model_score
+
+    run = model_score(model_id=model_id, trigger=trigger)
+    return run.profiles if run else None
+
+
+@shared_task(acks_late=True)
+def segment_models_score_all_task() -> list[int]:
+    """Nightly, after the traits: every enabled model with an active version, in turn."""
+    from segments.ml.scoring import models_score_all
+
+    return models_score_all(trigger="schedule")
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), max_retries=5, retry_backoff=True)
+def model_scores_withdraw_task(profile_ids: list[str]) -> dict:
+    """After a withdrawal of profiling consent or a restriction: their scores go now, and
+    the segments reading models are re-evaluated for them."""
+    from segments.ml.scoring import scores_withdraw
+    from segments.realtime import profiles_reevaluate_models
+
+    ids = [uuid.UUID(value) for value in profile_ids]
+    touched = scores_withdraw(profile_ids=ids)
+    if touched:
+        profiles_reevaluate_models(profile_ids=ids, slugs=list(touched))
+    return touched

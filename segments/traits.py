@@ -34,38 +34,55 @@ CHUNK_SIZE = 5000
 # Room for the named parameters a statement has besides the IN list (12 at most).
 _OTHER_PARAMS = 16
 
-_UPSERT = """
-INSERT INTO segments_profiletraits (
-    profile_id, first_purchase_at, last_purchase_at,
-    purchase_count, purchase_count_30d, purchase_count_90d, purchase_count_365d,
-    revenue_total, revenue_30d, revenue_90d, revenue_365d, avg_basket,
-    last_activity_at, email_opens_30d, email_clicks_30d, computed_at
+# The event-derived columns of segments_profiletraits, in the order _SELECT yields them.
+TRAIT_COLUMNS: tuple[str, ...] = (
+    "first_purchase_at", "last_purchase_at",
+    "purchase_count", "purchase_count_30d", "purchase_count_90d", "purchase_count_365d",
+    "revenue_total", "revenue_30d", "revenue_90d", "revenue_365d", "avg_basket",
+    "last_activity_at", "email_opens_30d", "email_clicks_30d",
 )
+
+# One profile's traits from its events. {bound} is empty for the stored traits (no upper
+# end, see above) and "AND e.occurred_at < %(as_of)s" for traits as they were at a past
+# moment (segments.ml builds training features with it, so they never see the label).
+_SELECT = """
 SELECT
-    e.profile_id,
-    MIN(CASE WHEN e.type = %(purchase)s THEN e.occurred_at END),
-    MAX(CASE WHEN e.type = %(purchase)s THEN e.occurred_at END),
-    SUM(CASE WHEN e.type = %(purchase)s THEN 1 ELSE 0 END),
-    SUM(CASE WHEN e.type = %(purchase)s AND e.occurred_at >= %(since_30)s THEN 1 ELSE 0 END),
-    SUM(CASE WHEN e.type = %(purchase)s AND e.occurred_at >= %(since_90)s THEN 1 ELSE 0 END),
-    SUM(CASE WHEN e.type = %(purchase)s AND e.occurred_at >= %(since_365)s THEN 1 ELSE 0 END),
-    ROUND(SUM(CASE WHEN e.type = %(purchase)s THEN COALESCE(e.value, 0) ELSE 0 END), 2),
+    e.profile_id AS profile_id,
+    MIN(CASE WHEN e.type = %(purchase)s THEN e.occurred_at END) AS first_purchase_at,
+    MAX(CASE WHEN e.type = %(purchase)s THEN e.occurred_at END) AS last_purchase_at,
+    SUM(CASE WHEN e.type = %(purchase)s THEN 1 ELSE 0 END) AS purchase_count,
+    SUM(CASE WHEN e.type = %(purchase)s AND e.occurred_at >= %(since_30)s
+             THEN 1 ELSE 0 END) AS purchase_count_30d,
+    SUM(CASE WHEN e.type = %(purchase)s AND e.occurred_at >= %(since_90)s
+             THEN 1 ELSE 0 END) AS purchase_count_90d,
+    SUM(CASE WHEN e.type = %(purchase)s AND e.occurred_at >= %(since_365)s
+             THEN 1 ELSE 0 END) AS purchase_count_365d,
+    ROUND(SUM(CASE WHEN e.type = %(purchase)s THEN COALESCE(e.value, 0) ELSE 0 END), 2)
+        AS revenue_total,
     ROUND(SUM(CASE WHEN e.type = %(purchase)s AND e.occurred_at >= %(since_30)s
-                   THEN COALESCE(e.value, 0) ELSE 0 END), 2),
+                   THEN COALESCE(e.value, 0) ELSE 0 END), 2) AS revenue_30d,
     ROUND(SUM(CASE WHEN e.type = %(purchase)s AND e.occurred_at >= %(since_90)s
-                   THEN COALESCE(e.value, 0) ELSE 0 END), 2),
+                   THEN COALESCE(e.value, 0) ELSE 0 END), 2) AS revenue_90d,
     ROUND(SUM(CASE WHEN e.type = %(purchase)s AND e.occurred_at >= %(since_365)s
-                   THEN COALESCE(e.value, 0) ELSE 0 END), 2),
+                   THEN COALESCE(e.value, 0) ELSE 0 END), 2) AS revenue_365d,
     -- "* 1.0": SQLite would divide integers as integers.
     ROUND(SUM(CASE WHEN e.type = %(purchase)s THEN COALESCE(e.value, 0) ELSE 0 END) * 1.0
-          / NULLIF(SUM(CASE WHEN e.type = %(purchase)s THEN 1 ELSE 0 END), 0), 2),
-    MAX(e.occurred_at),
-    SUM(CASE WHEN e.type = %(email_open)s AND e.occurred_at >= %(since_30)s THEN 1 ELSE 0 END),
-    SUM(CASE WHEN e.type = %(email_click)s AND e.occurred_at >= %(since_30)s THEN 1 ELSE 0 END),
-    %(now)s
+          / NULLIF(SUM(CASE WHEN e.type = %(purchase)s THEN 1 ELSE 0 END), 0), 2)
+        AS avg_basket,
+    MAX(e.occurred_at) AS last_activity_at,
+    SUM(CASE WHEN e.type = %(email_open)s AND e.occurred_at >= %(since_30)s
+             THEN 1 ELSE 0 END) AS email_opens_30d,
+    SUM(CASE WHEN e.type = %(email_click)s AND e.occurred_at >= %(since_30)s
+             THEN 1 ELSE 0 END) AS email_clicks_30d,
+    %(now)s AS computed_at
 FROM cdp_event e
-WHERE {scope}
+WHERE {scope}{bound}
 GROUP BY e.profile_id
+"""
+
+_UPSERT = f"""
+INSERT INTO segments_profiletraits (profile_id, {", ".join(TRAIT_COLUMNS)}, computed_at)
+{_SELECT}
 -- Rows are locked in one order by every caller, so a refresh and the batch cannot deadlock.
 ORDER BY e.profile_id
 ON CONFLICT (profile_id) DO UPDATE SET
@@ -84,7 +101,7 @@ ON CONFLICT (profile_id) DO UPDATE SET
     email_opens_30d = excluded.email_opens_30d,
     email_clicks_30d = excluded.email_clicks_30d,
     computed_at = excluded.computed_at
-"""
+"""  # noqa: S608 - only our column names are interpolated; values are params.
 
 _DELETE_WITHOUT_EVENTS = """
 DELETE FROM segments_profiletraits
@@ -170,6 +187,27 @@ def _datetime(value: dt.datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
+def _window_params(now: dt.datetime) -> dict[str, Any]:
+    return {
+        "purchase": PURCHASE,
+        "email_open": EMAIL_OPEN,
+        "email_click": EMAIL_CLICK,
+        "now": _datetime(now),
+        **{f"since_{days}": _datetime(now - dt.timedelta(days=days)) for days in (30, 90, 365)},
+    }
+
+
+def traits_as_of_sql(*, as_of: dt.datetime) -> tuple[str, dict[str, Any]]:
+    """SELECT (profile_id, *TRAIT_COLUMNS, computed_at) of every profile's traits as they
+    were at `as_of`: the stored traits' own expressions over the events strictly before
+    as_of only, with the windows ending at as_of. Profiles without such events have no row.
+
+    Read-only and unordered, for callers to wrap (segments.ml features at a cutoff).
+    """
+    params = {**_window_params(as_of), "as_of": _datetime(as_of)}
+    return _SELECT.format(scope="1 = 1", bound=" AND e.occurred_at < %(as_of)s"), params
+
+
 def traits_recompute(
     *, profile_ids: Collection[uuid.UUID] | None = None, now: dt.datetime | None = None
 ) -> int:
@@ -179,17 +217,11 @@ def traits_recompute(
     rfm_recompute). Returns the number of traits rows written.
     """
     now = now or timezone.now()
-    base = {
-        "purchase": PURCHASE,
-        "email_open": EMAIL_OPEN,
-        "email_click": EMAIL_CLICK,
-        "now": _datetime(now),
-        **{f"since_{days}": _datetime(now - dt.timedelta(days=days)) for days in (30, 90, 365)},
-    }
+    base = _window_params(now)
     written = deleted = 0
     with transaction.atomic(), connection.cursor() as cursor:
         for params in _chunks(profile_ids):
-            cursor.execute(_UPSERT.format(scope=_scope("e.profile_id", params)),
+            cursor.execute(_UPSERT.format(scope=_scope("e.profile_id", params), bound=""),
                            {**base, **(params or {})})
             written += cursor.rowcount
             cursor.execute(_DELETE_WITHOUT_EVENTS.format(scope=_scope("profile_id", params)),

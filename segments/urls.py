@@ -1,6 +1,7 @@
 from django.urls import path
 
 from segments import api
+from segments.ml import api as models_api
 
 urlpatterns = [
     path("segments/", api.SegmentListApi.as_view(), name="segment-list"),
@@ -14,4 +15,23 @@ urlpatterns = [
          name="segment-evaluate"),
     path("segments/<int:pk>/explain/<uuid:profile_id>", api.SegmentExplainApi.as_view(),
          name="segment-explain"),
+    path("models/", models_api.SegmentModelListApi.as_view(), name="segment-model-list"),
+    path("models/<slug:slug>", models_api.SegmentModelDetailApi.as_view(),
+         name="segment-model-detail"),
+    path("models/<slug:slug>/train", models_api.SegmentModelTrainApi.as_view(),
+         name="segment-model-train"),
+    path("models/<slug:slug>/score", models_api.SegmentModelScoreApi.as_view(),
+         name="segment-model-score"),
+    path("models/<slug:slug>/clusters", models_api.SegmentModelClustersApi.as_view(),
+         name="segment-model-clusters"),
+    path("models/<slug:slug>/runs", models_api.SegmentModelRunsApi.as_view(),
+         name="segment-model-runs"),
+    path("models/<slug:slug>/versions", models_api.ModelVersionListApi.as_view(),
+         name="segment-model-versions"),
+    path("models/<slug:slug>/versions/<int:number>", models_api.ModelVersionDetailApi.as_view(),
+         name="segment-model-version"),
+    path("models/<slug:slug>/versions/<int:number>/activate",
+         models_api.ModelVersionActivateApi.as_view(), name="segment-model-activate"),
+    path("models/<slug:slug>/versions/<int:number>/charts/<slug:name>.svg",
+         models_api.ModelVersionChartApi.as_view(), name="segment-model-chart"),
 ]

@@ -11,7 +11,8 @@ A definition is a JSON tree of conditions:
 - {"consent": "<purpose>"}: the profile may be used for the purpose now (current entry
   granted and unexpired, profile not restricted: cdp.privacy.consent);
 - {"segment": "<id or slug>"}: currently a member of that segment;
-- {"model": "<name>", "score" | "cluster": ...}: in the schema, refused until models land.
+- {"model": "<slug>", "score": {"gte": 0.7}} / {"model": "<slug>", "cluster": 2}: the
+  output of the model's active version (segments.ml), read from ProfileScore.
 
 Dates in rules are calendar days of settings.TIME_ZONE (Europe/Paris).
 """
@@ -19,13 +20,14 @@ Dates in rules are calendar days of settings.TIME_ZONE (Europe/Paris).
 from segments.rules.compile import compile_definition
 from segments.rules.schema import RULE_SCHEMA_VERSION, rule_schema
 from segments.rules.validate import RuleError, validate_definition
-from segments.rules.walk import event_types_of, segments_referenced
+from segments.rules.walk import event_types_of, models_referenced, segments_referenced
 
 __all__ = [
     "RULE_SCHEMA_VERSION",
     "RuleError",
     "compile_definition",
     "event_types_of",
+    "models_referenced",
     "rule_schema",
     "segments_referenced",
     "validate_definition",

@@ -12,12 +12,13 @@ from functools import reduce
 from operator import and_, or_
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from segments.consent import consent_granted_q
-from segments.models import SegmentMembership
+from segments.models import ProfileScore, SegmentMembership
 from segments.rules.conditions import attribute_q, false_q, trait_q, true_q
 from segments.rules.events import event_q
+from segments.rules.values import compare_q
 
 
 def compile_definition(definition: dict[str, Any], *, now: dt.datetime) -> Q:
@@ -44,7 +45,25 @@ def _compile(node: dict[str, Any], now: dt.datetime) -> Q:
         return consent_granted_q(node["consent"], now=now)
     if "segment" in node:
         return segment_member_q(node["segment"])
-    raise ValueError("model segments are not available yet")
+    if "model" in node:
+        return model_q(node)
+    raise ValueError(f"not a condition: {sorted(node)}")
+
+
+def model_q(node: dict[str, Any]) -> Q:
+    """The profile's output of the model's active version satisfies the condition.
+
+    A scoring run replaces all rows of its model at once (segments.ml.scoring), so the
+    rows are the active version's. Unscored profiles (not eligible, no activity) satisfy
+    no model condition; NOT over one includes them.
+    """
+    rows = ProfileScore.objects.filter(model__slug=node["model"])
+    if "score" in node:
+        ((op, value),) = node["score"].items()
+        rows = rows.filter(compare_q(F("score"), op, value))
+    else:
+        rows = rows.filter(cluster=node["cluster"])
+    return Q(pk__in=rows.values("profile_id"))
 
 
 def segment_member_q(ref: str | int) -> Q:

@@ -1,8 +1,10 @@
 """Semantic validation of a well-formed definition: what the schema cannot say.
 
 Known attributes and traits, operators that make sense for the value's type, ranges in
-order, dates that exist, and segment references that exist and do not lead back to the
-segment being saved. Runs only after structure_errors() found nothing, so shapes hold.
+order, dates that exist, segment references that exist and do not lead back to the
+segment being saved, and model references whose output fits the condition (a score of a
+predictive model between 0 and 1, a cluster of a clustering model that exists). Runs only
+after structure_errors() found nothing, so shapes hold.
 """
 
 from __future__ import annotations
@@ -30,23 +32,24 @@ Found = tuple[str, str]
 Resolver = Callable[[str], Any]
 
 ENCRYPTED_MESSAGE = "encrypted personal data cannot be used in segment rules"
-MODEL_MESSAGE = "model segments are not available yet"
 _EVENT_TYPE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.:-")
 
 
 def semantic_errors(
-    definition: dict[str, Any], resolve: Resolver | None, self_slug: str | None
+    definition: dict[str, Any], resolve: Resolver | None, self_slug: str | None,
+    resolve_model: Resolver | None = None,
 ) -> list[Found]:
     """Every meaning problem of a structurally valid definition."""
     found: list[Found] = []
     for path, node in iter_conditions(definition):
-        for where, message in _check(node, path, resolve, self_slug):
+        for where, message in _check(node, path, resolve, self_slug, resolve_model):
             found.append((json_path(where), message))
     return found
 
 
 def _check(node: dict[str, Any], path: Path, resolve: Resolver | None,
-           self_slug: str | None) -> Iterator[tuple[Path, str]]:
+           self_slug: str | None, resolve_model: Resolver | None = None,
+           ) -> Iterator[tuple[Path, str]]:
     if "attribute" in node:
         yield from _attribute(node, path)
     elif "trait" in node:
@@ -56,7 +59,7 @@ def _check(node: dict[str, Any], path: Path, resolve: Resolver | None,
     elif "segment" in node and resolve is not None:
         yield from _segment(str(node["segment"]), (*path, "segment"), resolve, self_slug)
     elif "model" in node:
-        yield (*path, "model"), MODEL_MESSAGE
+        yield from _model(node, path, resolve_model)
 
 
 def _attribute(node: dict[str, Any], path: Path) -> Iterator[tuple[Path, str]]:
@@ -146,6 +149,36 @@ def _event(node: dict[str, Any], path: Path) -> Iterator[tuple[Path, str]]:
                 yield (*path, "between", index), "is not a real date"
         if None not in dates and dates[0] > dates[1]:
             yield (*path, "between"), "the first date must not be after the second"
+
+
+def _model(node: dict[str, Any], path: Path,
+           resolve: Resolver | None) -> Iterator[tuple[Path, str]]:
+    """Scores are probabilities; the model must exist and give what the condition reads."""
+    if "score" in node:
+        ((op, value),) = node["score"].items()
+        values = value if op == "between" else [value]
+        if any(not 0 <= v <= 1 for v in values):
+            yield (*path, "score", op), "a score is a probability, between 0 and 1"
+            return
+        if op == "between":
+            yield from _ordered(value, (*path, "score", "between"))
+    if resolve is None:
+        return
+    model = resolve(node["model"])
+    if model is None:
+        yield (*path, "model"), f"unknown model {node['model']!r}"
+    elif "score" in node and not model.predictive:
+        yield (*path, "score"), (f"{node['model']!r} is a clustering model: use "
+                                 '{"cluster": <number>}')
+    elif "cluster" in node and model.predictive:
+        yield (*path, "cluster"), (f"{node['model']!r} gives a score: use "
+                                   '{"score": {"gte": <0..1>}}')
+    elif "cluster" in node:
+        active = model.versions.filter(is_active=True).only("metrics").first()
+        count = (active.metrics or {}).get("clusters") if active else None
+        if count is not None and node["cluster"] >= count:
+            yield (*path, "cluster"), (f"the active version of {node['model']!r} has "
+                                       f"clusters 0 to {count - 1}")
 
 
 def _ordered(pair: list[Any], where: Path) -> Iterator[tuple[Path, str]]:

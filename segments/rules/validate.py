@@ -16,7 +16,7 @@ from segments.rules.structure import structure_errors
 from segments.rules.walk import json_path, nesting_depth
 
 if TYPE_CHECKING:
-    from segments.models import Segment
+    from segments.models import Segment, SegmentModel
 
 # Lists and objects nested this deep are refused before jsonschema recurses into them.
 MAX_NESTING = 64
@@ -35,12 +35,14 @@ def validate_definition(
     *,
     resolve_segment: Callable[[str], Segment | None] | None = None,
     self_slug: str | None = None,
+    resolve_model: Callable[[str], SegmentModel | None] | None = None,
 ) -> list[RuleError]:
     """All problems of a definition; [] when it can be saved and compiled.
 
     resolve_segment finds a referenced segment by id or slug; without it references are
     not checked (nor cycles). self_slug names the segment being saved, so that a chain of
-    references leading back to it is refused.
+    references leading back to it is refused. resolve_model finds a model by slug; without
+    it model references are not checked.
     """
     if nesting_depth(definition) > MAX_NESTING:
         return [RuleError("$", f"nests more than {MAX_NESTING} levels deep")]
@@ -49,7 +51,7 @@ def validate_definition(
         return [RuleError(json_path(p), "must be a finite number") for p in bad_numbers]
     found = structure_errors(definition)
     if not found:
-        found = semantic_errors(definition, resolve_segment, self_slug)
+        found = semantic_errors(definition, resolve_segment, self_slug, resolve_model)
     return [RuleError(path, message) for path, message in found]
 
 

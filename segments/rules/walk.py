@@ -74,3 +74,12 @@ def nesting_depth(value: Any) -> int:
         deepest = max(deepest, depth)
         stack.extend((child, depth + 1) for child in children)
     return deepest
+
+
+def models_referenced(definition: Any) -> set[str]:
+    """Models (slugs) the definition reads scores or clusters of."""
+    return {
+        node["model"]
+        for _, node in iter_conditions(definition)
+        if isinstance(node.get("model"), str)
+    }

@@ -5,6 +5,7 @@ from decimal import Decimal
 from itertools import count
 
 import pytest
+from django.db.models import Q
 
 from cdp.models import ConsentEntry, Event, Profile, Source, SourceRecord
 from segments.consent import consent_granted_q
@@ -333,7 +334,9 @@ def test_a_whole_definition_is_one_query(crm, django_assert_num_queries):
         list(Profile.objects.filter(q).values_list("pk", flat=True))
 
 
-def test_model_conditions_do_not_compile():
-    """Validation refuses them; compiling one anyway is a programming error."""
-    with pytest.raises(ValueError, match="not available yet"):
-        compile_definition({"model": "churn", "cluster": 1}, now=NOW)
+def test_model_conditions_compile_without_reading_the_database():
+    """Model conditions are subqueries on the stored scores (no database access here: the
+    test has none; tests/segments/test_ml_scoring.py checks their results)."""
+    q = compile_definition({"any": [{"model": "churn", "cluster": 1},
+                                     {"model": "buy", "score": {"gte": 0.7}}]}, now=NOW)
+    assert isinstance(q, Q) and len(q.children) == 2

@@ -1,0 +1,209 @@
+"""Admin of model-based segments: definitions (validated by the same service as the API),
+versions with their metrics, charts and cluster profiles, train / score / activate."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from segments.ml import spec
+from segments.models import ModelScoringRun, ModelVersion, SegmentModel
+
+
+class SegmentModelForm(forms.ModelForm):
+    class Meta:
+        model = SegmentModel
+        fields = ["name", "slug", "description", "kind", "algorithm", "features", "params",
+                  "population", "requires_consent", "train_schedule", "enabled"]
+        help_texts = {
+            "features": 'e.g. {"traits": ["purchase_count", "avg_basket"], "attributes": '
+                        '["region"], "scaling": "standard", "log": true}',
+            "params": "training knobs; empty for the defaults (see README)",
+            "population": "clustering only: a rule tree of who is clustered, {} for everyone",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Left empty, both take the kind's defaults.
+        self.fields["algorithm"].required = False
+        self.fields["features"].required = False
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        kind = data.get("kind")
+        if not kind:
+            return data
+        if not data.get("algorithm"):
+            data["algorithm"] = spec.default_algorithm(kind)
+        if not data.get("features"):
+            data["features"] = spec.default_features(kind)
+        errors = spec.model_errors(kind=kind, algorithm=data["algorithm"],
+                                   features=data["features"], params=data.get("params") or {},
+                                   population=data.get("population") or {})
+        for path, message in errors:
+            field = path.split(".")[0].split("[")[0]
+            self.add_error(field if field in self.fields else None, f"{path}: {message}")
+        return data
+
+
+class VersionInline(admin.TabularInline):
+    model = ModelVersion
+    fields = ["number", "status", "is_active", "algorithm", "headline", "finished_at",
+              "warnings"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ["-number"]
+
+    @admin.display(description="metrics")
+    def headline(self, version: ModelVersion) -> str:
+        return headline(version)
+
+
+def headline(version: ModelVersion) -> str:
+    m = version.metrics or {}
+    if "test_auc" in m:
+        return (f"AUC {m['test_auc']:.3f} (recency {m['baseline']['test_auc']:.3f}), "
+                f"Brier {m['brier']:.3f}")
+    if "clusters" in m:
+        return (f"{m['clusters']} clusters, silhouette {m.get('silhouette')}, "
+                f"ARI {m.get('stability', {}).get('ari_mean')}")
+    return version.error[:80]
+
+
+@admin.register(SegmentModel)
+class SegmentModelAdmin(admin.ModelAdmin):
+    form = SegmentModelForm
+    list_display = ["name", "slug", "kind", "algorithm", "active", "train_schedule", "enabled"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name", "slug"]
+    inlines = [VersionInline]
+    actions = ["train_now", "score_now"]
+
+    @admin.display(description="active version")
+    def active(self, model: SegmentModel) -> str:
+        version = model.versions.filter(is_active=True).defer("artifact", "charts").first()
+        return f"v{version.number}: {headline(version)}" if version else "-"
+
+    def save_model(self, request: HttpRequest, obj: SegmentModel, form: Any,
+                   change: bool) -> None:
+        from segments.ml.registry import segment_model_save
+
+        data = form.cleaned_data
+        saved = segment_model_save(
+            actor=f"user:{request.user.get_username()}", model=obj if change else None,
+            **{k: data.get(k) for k in ("name", "slug", "kind", "algorithm", "features",
+                                        "params", "population")},
+            requires_consent=data.get("requires_consent", True),
+            train_schedule=data.get("train_schedule", ""), enabled=data.get("enabled", True),
+            description=data.get("description", ""))
+        obj.pk = saved.pk
+
+    @admin.action(description="Train a new version now")
+    def train_now(self, request: HttpRequest, queryset: Any) -> None:
+        from segments.tasks import segment_model_train_task
+
+        for model in queryset:
+            segment_model_train_task.delay(model.pk, "manual")
+        self.message_user(request, f"{queryset.count()} model(s) queued for training")
+
+    @admin.action(description="Score every profile now")
+    def score_now(self, request: HttpRequest, queryset: Any) -> None:
+        from segments.tasks import segment_model_score_task
+
+        for model in queryset:
+            segment_model_score_task.delay(model.pk, "manual")
+        self.message_user(request, f"{queryset.count()} model(s) queued for scoring")
+
+
+class ScoringRunInline(admin.TabularInline):
+    model = ModelScoringRun
+    fields = ["started_at", "status", "trigger", "profiles", "duration_ms", "psi",
+              "warnings", "error"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-started_at"]
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    """Read-only evidence; marketers may name the clusters."""
+
+    list_display = ["__str__", "status", "is_active", "algorithm", "finished_at", "metrics_"]
+    list_filter = ["status", "is_active", "model"]
+    fields = ["model", "number", "status", "is_active", "algorithm", "finished_at",
+              "duration_ms", "metrics_", "drift", "warnings", "error", "charts_",
+              "clusters_", "cluster_names", "params_", "artifact_sha256"]
+    readonly_fields = [f for f in fields if f != "cluster_names"]
+    inlines = [ScoringRunInline]
+    actions = ["activate"]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("model").defer("artifact")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The record of what was trained and used stays (a model's deletion removes it).
+        return False
+
+    @admin.display(description="metrics")
+    def metrics_(self, version: ModelVersion) -> str:
+        return headline(version)
+
+    @admin.display(description="parameters")
+    def params_(self, version: ModelVersion) -> SafeString:
+        return format_html("<pre>{}</pre>", json.dumps(version.params, indent=1))
+
+    @admin.display(description="charts")
+    def charts_(self, version: ModelVersion) -> SafeString:
+        # Our own SVG, drawn from numbers with every text escaped (segments.ml.charts).
+        return mark_safe("".join(f'<div style="display:inline-block;margin:4px">{svg}</div>'  # noqa: S308
+                                 for svg in (version.charts or {}).values()))
+
+    @admin.display(description="clusters")
+    def clusters_(self, version: ModelVersion) -> SafeString:
+        rows = []
+        for cluster in version.clusters:
+            means = ", ".join(f"{f['feature']} {f['mean']} (all {f['overall']})"
+                              for f in cluster["features"] if "mean" in f)
+            rows.append((cluster["cluster"], version.cluster_names.get(str(cluster["cluster"]),
+                                                                       ""),
+                         cluster["size"], f"{cluster['share']:.1%}",
+                         "; ".join(cluster["highlights"]), means))
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                                    "<td>{}</td><td>{}</td></tr>", rows)
+        return format_html("<table><tr><th>cluster</th><th>name</th><th>size</th>"
+                           "<th>share</th><th>stands out by</th><th>means</th></tr>{}</table>",
+                           body)
+
+    def save_model(self, request: HttpRequest, obj: ModelVersion, form: Any,
+                   change: bool) -> None:
+        from segments.ml.registry import SegmentModelInvalid, cluster_names_set
+
+        try:
+            cluster_names_set(version=obj, actor=f"user:{request.user.get_username()}",
+                              names={str(k): str(v) for k, v in
+                                     (form.cleaned_data.get("cluster_names") or {}).items()})
+        except SegmentModelInvalid as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+
+    @admin.action(description="Make this version active (and score)")
+    def activate(self, request: HttpRequest, queryset: Any) -> None:
+        from segments.ml.registry import model_version_activate
+
+        for version in queryset.filter(status=ModelVersion.Status.READY):
+            model_version_activate(version=version,
+                                   actor=f"user:{request.user.get_username()}")
+        self.message_user(request, "activated; scoring queued")
