@@ -29,11 +29,17 @@ bench: $(STAMP)
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/segments.py
 	$(PY) benchmarks/privacy.py
+	$(PY) benchmarks/sync.py
+	$(PY) benchmarks/identity.py
+	$(PY) benchmarks/models.py
 
 bench-quick: $(STAMP)
 	$(PY) benchmarks/ingest.py --quick
 	$(PY) benchmarks/segments.py --quick
 	$(PY) benchmarks/privacy.py --quick
+	$(PY) benchmarks/sync.py --quick
+	$(PY) benchmarks/identity.py --quick
+	$(PY) benchmarks/models.py --quick
 
 clean:
 	rm -rf $(VENV) var staticfiles

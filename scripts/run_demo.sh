@@ -11,6 +11,9 @@ $PY manage.py migrate --noinput
 has_data=$($PY manage.py shell -v 0 --no-imports -c 'from cdp.models import SourceRecord; print(SourceRecord.objects.exists())' | tail -n 1)
 if [ "$has_data" != "True" ]; then
   $PY manage.py generate_demo --customers "$CUSTOMERS" --seed 42
+  # Identity: train the matching model on the demo records and resolve them into profiles.
+  $PY manage.py train_identity_model
+  $PY manage.py resolve_identities --no-progress
 fi
 $PY manage.py create_demo_admin
 
