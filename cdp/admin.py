@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.utils.html import format_html_join
+from unfold.admin import ModelAdmin, TabularInline
 
 from cdp.admin_privacy import (
     RoleGuardedAdmin,
@@ -59,7 +60,7 @@ class ReadOnlyAdmin(RoleGuardedAdmin):
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(ModelAdmin):
     list_display = ["name", "kind", "priority", "created_at"]
     list_filter = ["kind"]
     search_fields = ["name"]
@@ -91,6 +92,9 @@ class SourceRecordAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Personal data (audited; masked unless DPO or admin)")
     def personal_data(self, obj: SourceRecord) -> str:
+        # The theme renders a read-only field more than once per page: one view, one audit.
+        if getattr(obj, "_personal_html", None) is not None:
+            return obj._personal_html
         viewer = getattr(obj, "_viewer", None) or _Viewer("admin", masked=True)
         values = record_plain(SourceRecord.objects.get(pk=obj.pk))
         if viewer.masked:
@@ -103,10 +107,11 @@ class SourceRecordAdmin(ReadOnlyAdmin):
             profile_id=obj.profile_id,
             details={"masked": True} if viewer.masked else None,
         )
-        return format_html_join("", "<div><b>{}</b>: {}</div>", values.items())
+        obj._personal_html = format_html_join("", "<div><b>{}</b>: {}</div>", values.items())
+        return obj._personal_html
 
 
-class SourceRecordInline(admin.TabularInline):
+class SourceRecordInline(TabularInline):
     model = SourceRecord
     fields = ["source", "external_id", "city", "implicit", "updated_at"]
     readonly_fields = fields
@@ -194,7 +199,7 @@ class ConsentEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Purpose)
-class PurposeAdmin(admin.ModelAdmin):
+class PurposeAdmin(ModelAdmin):
     """Purposes are data: add or describe them here. Never deleted, nor renamed, since
     ledger entries name them."""
 
@@ -255,7 +260,7 @@ class ApiKeyForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ModelAdmin):
     form = ApiKeyForm
     list_display = ["name", "prefix", "scopes", "rate", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
@@ -286,3 +291,9 @@ class SubjectRequestAdmin(ReadOnlyAdmin):
 
     list_display = ["received_at", "kind", "identified_by", "handled_by", "answered_at"]
     list_filter = ["kind"]
+
+
+# The admin theme's home page is the per-role dashboard (cdp.ui.dashboard); users and
+# groups get the theme too.
+admin.site.index_template = "cdp/ui/index.html"
+import cdp.ui.auth_admin  # noqa: E402, F401

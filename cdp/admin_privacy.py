@@ -7,12 +7,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.template.response import TemplateResponse
+from unfold.admin import ModelAdmin
 
 from cdp.models import Profile
 from cdp.roles import access_denied_record, user_role_names
@@ -31,7 +32,7 @@ def _posted_action(request: HttpRequest) -> str:
         return ""
 
 
-class RoleGuardedAdmin(admin.ModelAdmin):
+class RoleGuardedAdmin(ModelAdmin):
     """Refusals answer 403 and, on models holding personal data, leave an audit row.
 
     Django hides the actions a user may not run, but answers a forged POST of one with
@@ -107,7 +108,7 @@ class RestrictionForm(forms.Form):
 
 
 def _reason_confirmed(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Profile], *,
+    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[Profile], *,
     title: str, explanation: str, action: str, apply: Callable[[str], str],
 ) -> TemplateResponse | None:
     """First call: a confirmation page asking why. Second (with "apply"): apply(reason),
@@ -126,7 +127,7 @@ def _reason_confirmed(
 
 
 def restriction_action(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Profile], *,
+    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[Profile], *,
     actor: str, lift: bool,
 ) -> TemplateResponse | None:
     """Restrict (or lift the restriction of) the selected profiles, with a reason."""
@@ -151,7 +152,7 @@ def restriction_action(
 
 
 def erasure_action(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Profile], *,
+    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[Profile], *,
     actor: str,
 ) -> TemplateResponse | None:
     """Erase the selected profiles (GDPR Art. 17) after a confirmation with a reason."""

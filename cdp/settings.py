@@ -11,6 +11,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CDP_VAR_DIR", BASE_DIR / "var"))
@@ -55,6 +56,10 @@ CSRF_TRUSTED_ORIGINS = [
 ]
 
 INSTALLED_APPS = [
+    # The admin theme (templates, Tailwind CSS, Chart.js, fonts: all vendored, no CDN).
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -118,6 +123,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "fr"
+LOCALE_PATHS = [BASE_DIR / "locale"]
 LANGUAGES = [("fr", "Français"), ("en", "English")]
 TIME_ZONE = os.environ.get("TIME_ZONE", "Europe/Paris")
 USE_I18N = True
@@ -298,3 +304,21 @@ CDP_IDENTITY_REVIEW_THRESHOLD = float(os.environ.get("CDP_IDENTITY_REVIEW_THRESH
 # links at the threshold cover at least this share of the smaller group.
 CDP_IDENTITY_BRIDGE_SUPPORT = float(os.environ.get("CDP_IDENTITY_BRIDGE_SUPPORT", "0.5"))
 CDP_IDENTITY_U_MAX_PAIRS = int(os.environ.get("CDP_IDENTITY_U_MAX_PAIRS", "1000000"))
+
+
+# The admin UI: theme, per-role navigation and home page (cdp.ui).
+UNFOLD = {
+    "SITE_TITLE": "CDP",
+    "SITE_HEADER": "CDP",
+    "SITE_SUBHEADER": _("Customer data platform"),
+    "SITE_SYMBOL": "hub",
+    "SHOW_HISTORY": False,
+    "SHOW_VIEW_ON_SITE": False,
+    "SHOW_LANGUAGES": True,
+    "DASHBOARD_CALLBACK": "cdp.ui.dashboard.dashboard_callback",
+    "SIDEBAR": {
+        "show_search": False,
+        "show_all_applications": False,
+        "navigation": "cdp.ui.navigation.sidebar",
+    },
+}

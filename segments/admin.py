@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from unfold.admin import ModelAdmin, TabularInline
 
 from cdp.admin import ReadOnlyAdmin
 from segments.models import ProfileTraits, Segment, SegmentRun
@@ -45,7 +46,7 @@ class SegmentForm(forms.ModelForm):
         return data
 
 
-class SegmentRunInline(admin.TabularInline):
+class SegmentRunInline(TabularInline):
     model = SegmentRun
     fields = ["started_at", "status", "trigger", "size", "added", "removed", "jaccard",
               "warnings", "error", "duration_ms"]
@@ -57,7 +58,7 @@ class SegmentRunInline(admin.TabularInline):
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(ModelAdmin):
     form = SegmentForm
     list_display = ["name", "slug", "size", "last_success_at", "schedule", "enabled"]
     search_fields = ["name", "slug"]

@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from unfold.admin import ModelAdmin, TabularInline
 
 from segments.ml import spec
 from segments.models import ModelScoringRun, ModelVersion, SegmentModel
@@ -52,7 +53,7 @@ class SegmentModelForm(forms.ModelForm):
         return data
 
 
-class VersionInline(admin.TabularInline):
+class VersionInline(TabularInline):
     model = ModelVersion
     fields = ["number", "status", "is_active", "algorithm", "headline", "finished_at",
               "warnings"]
@@ -80,7 +81,7 @@ def headline(version: ModelVersion) -> str:
 
 
 @admin.register(SegmentModel)
-class SegmentModelAdmin(admin.ModelAdmin):
+class SegmentModelAdmin(ModelAdmin):
     form = SegmentModelForm
     list_display = ["name", "slug", "kind", "algorithm", "active", "train_schedule", "enabled"]
     list_filter = ["kind", "enabled"]
@@ -124,7 +125,7 @@ class SegmentModelAdmin(admin.ModelAdmin):
         self.message_user(request, f"{queryset.count()} model(s) queued for scoring")
 
 
-class ScoringRunInline(admin.TabularInline):
+class ScoringRunInline(TabularInline):
     model = ModelScoringRun
     fields = ["started_at", "status", "trigger", "profiles", "duration_ms", "psi",
               "warnings", "error"]
@@ -136,7 +137,7 @@ class ScoringRunInline(admin.TabularInline):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ModelAdmin):
     """Read-only evidence; marketers may name the clusters."""
 
     list_display = ["__str__", "status", "is_active", "algorithm", "finished_at", "metrics_"]

@@ -1,0 +1,113 @@
+"""The admin home page: one panel per role the user holds (an admin sees all three).
+
+Marketer: segments with size, trend and last sync per destination. Data steward: review
+queue and recent merges. DPO: pending requests, recent exports, consent withdrawals.
+Counts and pseudonymous ids only: nothing personal is read here, so nothing is audited."""
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cdp.roles import Role, has_role
+
+TREND_RUNS = 10
+WITHDRAWAL_DAYS = 30
+
+
+def segment_rows(limit: int = 50) -> list[dict[str, Any]]:
+    """Enabled segments, largest first, with the sizes of their last successful runs and
+    the last run of every audience sync they feed."""
+    from connectors.models import SyncRun
+    from segments.models import Segment, SegmentRun
+
+    segments = list(Segment.objects.filter(enabled=True).order_by("-size", "name")[:limit])
+    rows = []
+    for segment in segments:
+        sizes = list(SegmentRun.objects.filter(segment=segment, status=SegmentRun.Status.SUCCEEDED)
+                     .order_by("-started_at").values_list("size", flat=True)[:TREND_RUNS])[::-1]
+        syncs = []
+        for sync in segment.syncs.select_related("destination").order_by("destination__name"):
+            last = SyncRun.objects.filter(sync=sync).order_by("-started_at").first()
+            syncs.append({"destination": sync.destination.name, "run": last,
+                          "url": reverse("admin:connectors_audiencesync_change", args=[sync.pk])})
+        rows.append({
+            "segment": segment,
+            "url": reverse("admin:segments_segment_change", args=[segment.pk]),
+            "trend": sizes,
+            "delta": (sizes[-1] - sizes[-2]) if len(sizes) >= 2 else None,
+            "syncs": syncs,
+        })
+    return rows
+
+
+def _sparkline(values: list[int]) -> str:
+    """Chart.js data for unfold's line chart component."""
+    return json.dumps({"labels": [""] * len(values), "datasets": [{
+        "data": values, "borderColor": "var(--color-primary-600)", "pointRadius": 0}]})
+
+
+def steward_panel() -> dict[str, Any]:
+    from identity.models import IdentityEvent, MatchReview
+
+    return {
+        "pending": MatchReview.objects.filter(status=MatchReview.Status.PENDING).count(),
+        "queue_url": reverse("admin:identity_matchreview_changelist") + "?status__exact=pending",
+        "merges": list(IdentityEvent.objects.filter(kind=IdentityEvent.Kind.MERGE)
+                       .order_by("-at")[:10]),
+    }
+
+
+def withdrawal_trend(days: int = WITHDRAWAL_DAYS) -> list[tuple[str, int]]:
+    """Withdrawals recorded per day over the last `days` days, zeros included."""
+    from cdp.models import ConsentEntry
+
+    today = timezone.localdate()
+    start = today - timedelta(days=days - 1)
+    counts = dict(ConsentEntry.objects
+                  .filter(status=ConsentEntry.Status.WITHDRAWN,
+                          recorded_at__date__gte=start)
+                  .annotate(day=TruncDate("recorded_at")).values("day")
+                  .annotate(n=Count("id")).values_list("day", "n"))
+    return [((start + timedelta(days=i)).strftime("%d/%m"),
+             counts.get(start + timedelta(days=i), 0)) for i in range(days)]
+
+
+def dpo_panel() -> dict[str, Any]:
+    from cdp.models import AuditEvent, SubjectRequest
+
+    trend = withdrawal_trend()
+    return {
+        "pending": list(SubjectRequest.objects.filter(answered_at__isnull=True)[:10]),
+        "requests_url": reverse("admin:cdp_subjectrequest_changelist"),
+        "exports": list(AuditEvent.objects.filter(action__endswith=".export")
+                        .order_by("-at")[:10]),
+        "withdrawals": sum(n for _day, n in trend),
+        "withdrawal_chart": json.dumps({
+            "labels": [day for day, _n in trend],
+            "datasets": [{"label": _("Withdrawals"), "data": [n for _day, n in trend],
+                          "backgroundColor": "var(--color-primary-600)"}]}),
+    }
+
+
+def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
+    """Unfold's DASHBOARD_CALLBACK: the panels of the roles this user holds."""
+    user = request.user
+    if has_role(user, Role.MARKETER):
+        rows = segment_rows()
+        for row in rows:
+            row["sparkline"] = _sparkline(row["trend"]) if len(row["trend"]) >= 2 else None
+        context["marketer"] = {"segments": rows,
+                               "new_url": reverse("admin:segments_segment_add")}
+    if has_role(user, Role.STEWARD):
+        context["steward"] = steward_panel()
+    if has_role(user, Role.DPO):
+        context["dpo"] = dpo_panel()
+    context["no_role"] = not any(key in context for key in ("marketer", "steward", "dpo"))
+    return context
