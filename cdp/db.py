@@ -113,6 +113,54 @@ def bulk_write(
             )
 
 
+def staged_table(cursor: Any, name: str, columns: Sequence[tuple[str, str]],
+                 rows: Sequence[Sequence[Any]]) -> str:
+    """A PostgreSQL temporary table (dropped at commit) loaded with COPY, for one UPDATE ..
+    FROM over many rows instead of a query per row. `columns`: (name, SQL type). Must run
+    inside a transaction; returns the table name."""
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")  # noqa: S608 - identifiers are ours
+    cursor.execute(f"CREATE TEMP TABLE {name} ("  # noqa: S608
+                   + ", ".join(f"{col} {kind}" for col, kind in columns) + ") ON COMMIT DROP")
+    _copy(cursor, name, [col for col, _ in columns], rows)
+    cursor.execute(f"ANALYZE {name}")  # noqa: S608
+    return name
+
+
+def table_reload(table: str, columns: Sequence[str], csv_data: Any) -> None:
+    """Replace a derived table's whole content (PostgreSQL): TRUNCATE, drop its indexes and
+    unique/check constraints, COPY the CSV (a file-like of bytes, no header), then rebuild
+    them: updating indexes row by row is what makes a reload of millions of rows slow.
+    Foreign keys stay (dropping one alters the other table too); a table reloaded this way
+    is better without them (db_constraint=False). Readers wait for the commit (TRUNCATE's
+    lock) and never see a half-loaded table."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype IN ('u', 'c', 'x')", [table])
+        constraints = cursor.fetchall()
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname "
+            "NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+            [table, table])
+        indexes = cursor.fetchall()
+        cursor.execute(f"TRUNCATE {table}")  # noqa: S608 - identifiers are ours
+        for name, _ in constraints:
+            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')  # noqa: S608
+        for name, _ in indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+        cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)",
+                           csv_data)
+        # Deferred checks of a foreign key left on the table must run before its indexes
+        # can be built (PostgreSQL refuses DDL with pending trigger events).
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for _, definition in indexes:
+            cursor.execute(definition)
+        for name, definition in constraints:
+            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')  # noqa: S608
+        cursor.execute(f"ANALYZE {table}")  # noqa: S608
+
+
 def refresh_planner_stats(table: str) -> None:
     """ANALYZE a table that a bulk load is growing, so lookups keep using its indexes.
 

@@ -230,9 +230,11 @@ class ConsentEntry(models.Model):
         verbose_name_plural = "consent entries"
         constraints = [
             # A resent entry is not recorded twice. Its index (profile, purpose,
-            # captured_at first) also serves "the latest entry per purpose".
+            # captured_at first) also serves "the latest entry per purpose". The record
+            # is part of the key: when two records of one person (each with its entry
+            # from the same import) merge, both entries stay, each proving its record.
             models.UniqueConstraint(
-                fields=["profile", "purpose", "captured_at", "status", "source"],
+                fields=["profile", "purpose", "captured_at", "status", "source", "record"],
                 name="consent_entry_once",
             )
         ]
@@ -301,6 +303,9 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-at"]
+        # The DPO pages ask "the latest rows of this action" (last chain check, last
+        # retention runs, the action filter) without scanning the whole log.
+        indexes = [models.Index(fields=["action", "-id"], name="audit_action_latest")]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"

@@ -55,14 +55,37 @@ def sync_on_identity_change(sender: Any, profile_ids: Any, retired: Any, **kwarg
     """Merged profiles: what was sent for the retired id is now the survivor's (same
     person, same vendor contact), unless the survivor was sent on its own; then the
     retired row is left to be taken out by the next run. Affected syncs run soon."""
-    from django.db.models import Exists, OuterRef
-
-    from connectors.models import SyncMember
-
-    for old, new in dict(retired).items():
-        taken = SyncMember.objects.filter(sync=OuterRef("sync"), profile_id=new)
-        SyncMember.objects.filter(profile_id=old).exclude(Exists(taken)).update(profile_id=new)
+    _members_follow(dict(retired))
     for sync_id in syncs_holding(set(profile_ids) | set(dict(retired).values())):
         if cache.add(debounce_key(sync_id), 1, timeout=settings.CDP_SYNC_DEBOUNCE_S + 60):
             sync_run_task.apply_async((sync_id, SyncRun.Trigger.CHANGE),
                                       countdown=settings.CDP_SYNC_DEBOUNCE_S)
+
+
+def _members_follow(retired: dict[Any, Any]) -> None:
+    """SyncMember rows of retired profiles move to the survivor where it has none."""
+    from django.db import connection, transaction
+    from django.db.models import Exists, OuterRef
+
+    from cdp.db import staged_table
+    from connectors.models import SyncMember
+
+    if not retired:
+        return
+    if connection.vendor != "postgresql":
+        for old, new in retired.items():
+            taken = SyncMember.objects.filter(sync=OuterRef("sync"), profile_id=new)
+            SyncMember.objects.filter(profile_id=old).exclude(Exists(taken)).update(profile_id=new)
+        return
+    table = SyncMember._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        staged = staged_table(cursor, "_sync_retired", [("old", "uuid"), ("new", "uuid")],
+                              list(retired.items()))
+        # One row per (sync, survivor): two retired profiles sent to the same sync must
+        # not both become the survivor's row (the later run removes the other).
+        cursor.execute(
+            f"UPDATE {table} m SET profile_id = c.new FROM ("  # noqa: S608
+            f"SELECT DISTINCT ON (o.sync_id, r.new) o.id, r.new FROM {table} o "
+            f"JOIN {staged} r ON o.profile_id = r.old WHERE NOT EXISTS ("
+            f"SELECT 1 FROM {table} t WHERE t.sync_id = o.sync_id AND t.profile_id = r.new) "
+            "ORDER BY o.sync_id, r.new, o.id) c WHERE m.id = c.id")

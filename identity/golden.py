@@ -12,11 +12,13 @@ from collections import Counter, defaultdict
 from collections.abc import Collection
 from typing import Any
 
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from cdp.db import staged_table
 from cdp.fields import CLEAR_FIELDS, ENCRYPTED_FIELDS, INDEXED_FIELDS, bidx_column, enc_column
-from cdp.models import SourceRecord
+from cdp.models import Source, SourceRecord
 from identity.models import GoldenRecord
 
 CHUNK = 5000
@@ -51,6 +53,57 @@ def _choose(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 def golden_refresh(*, profile_ids: Collection[uuid.UUID]) -> int:
     """Recompute these profiles' golden records; returns how many were written."""
+    if not profile_ids:
+        return 0
+    if connection.vendor == "postgresql":
+        return _refresh_sql(profile_ids)
+    return _refresh_python(profile_ids)
+
+
+def _field_sql(name: str) -> str:
+    """The winning record per profile for one field, ordered as _choose orders them."""
+    if name in ENCRYPTED_FIELDS:
+        present = f"r.{enc_column(name)} IS NOT NULL"
+    else:
+        present = f"r.{name} IS NOT NULL AND CAST(r.{name} AS text) <> ''"
+    if name in INDEXED_FIELDS:
+        frequency = f"count(*) OVER (PARTITION BY r.profile_id, r.{bidx_column(name)})"
+    elif name in CLEAR_FIELDS:
+        frequency = f"count(*) OVER (PARTITION BY r.profile_id, r.{name})"
+    else:
+        frequency = "0"
+    return (
+        f"SELECT DISTINCT ON (profile_id) profile_id, '{name}' AS field, id FROM ("  # noqa: S608
+        f"SELECT r.id, r.profile_id, s.priority, r.updated_at, {frequency} AS frequency "
+        f"FROM {SourceRecord._meta.db_table} r JOIN _golden_profiles g ON g.id = r.profile_id "
+        f"JOIN {Source._meta.db_table} s ON s.id = r.source_id WHERE {present}) c "
+        "ORDER BY profile_id, priority DESC, updated_at DESC, frequency DESC, id DESC"
+    )
+
+
+def _refresh_sql(profile_ids: Collection[uuid.UUID]) -> int:
+    """The same survivorship as _choose, set-based: a nightly run refreshes every profile
+    (a million at a time), which row by row in Python takes minutes."""
+    winners = " UNION ALL ".join(f"({_field_sql(name)})" for name in FIELDS)
+    golden = GoldenRecord._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        staged_table(cursor, "_golden_profiles", [("id", "uuid")],
+                     [(pid,) for pid in profile_ids])
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(
+            f"INSERT INTO {golden} (profile_id, sources, computed_at) "  # noqa: S608 - ours
+            "SELECT p.profile_id, COALESCE(jsonb_object_agg(w.field, w.id) "
+            "FILTER (WHERE w.field IS NOT NULL), '{}'::jsonb), %s "
+            f"FROM (SELECT DISTINCT r.profile_id FROM {SourceRecord._meta.db_table} r "
+            "JOIN _golden_profiles g ON g.id = r.profile_id) p "
+            f"LEFT JOIN ({winners}) w ON w.profile_id = p.profile_id GROUP BY p.profile_id "
+            "ON CONFLICT (profile_id) DO UPDATE SET sources = EXCLUDED.sources, "
+            "computed_at = EXCLUDED.computed_at",
+            [timezone.now()])
+        return cursor.rowcount
+
+
+def _refresh_python(profile_ids: Collection[uuid.UUID]) -> int:
     ids = sorted(profile_ids, key=str)
     columns = ["id", "profile_id", "source__priority", "updated_at",
                *(enc_column(f) for f in ENCRYPTED_FIELDS), *CLEAR_FIELDS,

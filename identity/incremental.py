@@ -10,16 +10,18 @@ new-record matcher is not used (withdrawn upstream, and hundreds of ms a call).
 """
 
 import hashlib
+import io
 import re
 import time
 from dataclasses import dataclass, field
 
 import duckdb
+import pyarrow.csv as pa_csv
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cdp.db import bulk_write, refresh_planner_stats
+from cdp.db import bulk_write, table_reload
 from cdp.fields import INDEXED_FIELDS, bidx_column
 from cdp.models import SourceRecord
 from identity.loading import records_table
@@ -63,13 +65,23 @@ def blocking_keys_refresh(con: duckdb.DuckDBPyConnection, model: dict,
         joined = " || '|' || ".join(f'CAST("{c}" AS VARCHAR)' for c in columns)
         parts.append(f"SELECT unique_id, substr(sha256('{secret}|{','.join(columns)}|' || "  # noqa: S608
                      f"{joined}), 1, 24) AS key FROM {table} WHERE {present}")
-    rows = con.execute(" UNION ".join(parts)).fetchall() if parts else []
+    table = BlockingKey._meta.db_table
+    if not parts:
+        BlockingKey.objects.all().delete()
+        return 0
+    query = " UNION ".join(parts)
+    if connection.vendor == "postgresql":
+        # Millions of keys: DuckDB -> Arrow -> CSV in memory -> one COPY, indexes rebuilt.
+        keys = con.sql(query).to_arrow_table()
+        buffer = io.BytesIO()
+        pa_csv.write_csv(keys, buffer, pa_csv.WriteOptions(include_header=False))
+        buffer.seek(0)
+        table_reload(table, ["record_id", "key"], buffer)
+        return keys.num_rows
+    rows = con.execute(query).fetchall()
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {BlockingKey._meta.db_table}")  # noqa: S608
-        bulk_write(BlockingKey._meta.db_table, ["record_id", "key"], rows, fresh=True)
-    # Rewritten whole: without fresh statistics lookups by key scan the table.
-    refresh_planner_stats(BlockingKey._meta.db_table)
+        BlockingKey.objects.all().delete()
+        bulk_write(table, ["record_id", "key"], rows, fresh=True)
     return len(rows)
 
 

@@ -173,8 +173,10 @@ class BlockingKey(models.Model):
     """A record's blocking keys (keyed hashes of the values Splink blocks on), so that
     incremental matching finds a new record's candidates through an index."""
 
+    # Derived data rewritten whole by every full run (cdp.db.table_reload): no database
+    # foreign key to check per row; deleting a record through the ORM still cascades.
     record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+",
-                               db_index=False)
+                               db_index=False, db_constraint=False)
     key = models.CharField(max_length=24, db_index=True)
 
     class Meta:

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cdp.audit import audit_record
+from cdp.db import staged_table
 from cdp.models import ConsentEntry, Event, Profile, SourceRecord
 from cdp.signals import identities_changed
 from identity.models import IdentityEvent, ProfileRedirect
@@ -38,21 +39,45 @@ def _identity_path() -> None:
             cursor.execute("SELECT set_config('cdp.identity', 'on', true)")
 
 
-def _set_profiles(moves: Mapping[int, uuid.UUID]) -> None:
-    rows = [(record_id, str(profile_id)) for record_id, profile_id in moves.items()]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            for start in range(0, len(rows), 5000):
-                part = rows[start : start + 5000]
-                values = ", ".join(["(%s, %s::uuid)"] * len(part))
-                cursor.execute(
-                    f"UPDATE cdp_sourcerecord r SET profile_id = v.pid FROM (VALUES {values}) "  # noqa: S608
-                    "AS v(id, pid) WHERE r.id = v.id",
-                    [value for row in part for value in row],
-                )
-        else:
+def _move_records(moves: Mapping[int, uuid.UUID]) -> None:
+    """Records get their new profile; their events and consent entries follow them."""
+    if connection.vendor != "postgresql":  # the SQLite demo: small, row by row is fine
+        with connection.cursor() as cursor:
             cursor.executemany("UPDATE cdp_sourcerecord SET profile_id = %s WHERE id = %s",
-                               [(uuid.UUID(pid).hex, rid) for rid, pid in rows])
+                               [(uuid.UUID(str(pid)).hex, rid) for rid, pid in moves.items()])
+        moved = list(moves)
+        Event.objects.filter(record_id__in=moved).update(profile_id=_record_profile())
+        ConsentEntry.objects.filter(record_id__in=moved).update(profile_id=_record_profile())
+        return
+    # A batch run moves up to every record: one staged table, three set-based UPDATEs.
+    with connection.cursor() as cursor:
+        staged = staged_table(cursor, "_identity_moves", [("id", "bigint"), ("pid", "uuid")],
+                              list(moves.items()))
+        cursor.execute(f"UPDATE {SourceRecord._meta.db_table} r SET profile_id = m.pid "  # noqa: S608
+                       f"FROM {staged} m WHERE r.id = m.id")
+        for model in (Event, ConsentEntry):
+            cursor.execute(f"UPDATE {model._meta.db_table} t SET profile_id = m.pid "  # noqa: S608
+                           f"FROM {staged} m WHERE t.record_id = m.id "
+                           "AND t.profile_id IS DISTINCT FROM m.pid")
+
+
+def _retire(retired: Mapping[uuid.UUID, uuid.UUID]) -> None:
+    """What still points at a retired profile (entries without a record, redirects to
+    it) goes to the profile that took most of its records."""
+    if connection.vendor != "postgresql":
+        for old, new in retired.items():
+            Event.objects.filter(profile_id=old).update(profile_id=new)
+            ConsentEntry.objects.filter(profile_id=old).update(profile_id=new)
+            ProfileRedirect.objects.filter(new_id=old).update(new_id=new)
+        return
+    with connection.cursor() as cursor:
+        staged = staged_table(cursor, "_identity_retired", [("old", "uuid"), ("new", "uuid")],
+                              list(retired.items()))
+        for table, column in ((Event._meta.db_table, "profile_id"),
+                              (ConsentEntry._meta.db_table, "profile_id"),
+                              (ProfileRedirect._meta.db_table, "new_id")):
+            cursor.execute(f"UPDATE {table} t SET {column} = r.new "  # noqa: S608
+                           f"FROM {staged} r WHERE t.{column} = r.old")
 
 
 def records_reassign(
@@ -78,11 +103,8 @@ def records_reassign(
         existing = set(Profile.objects.filter(pk__in=targets).values_list("pk", flat=True))
         result.created = sorted(targets - existing, key=str)
         Profile.objects.bulk_create([Profile(id=pid) for pid in result.created])
-        _set_profiles(moves)
-        moved = list(moves)
-        Event.objects.filter(record_id__in=moved).update(profile_id=_record_profile())
-        ConsentEntry.objects.filter(record_id__in=moved).update(profile_id=_record_profile())
-        sources = {current[rid] for rid in moved}
+        _move_records(moves)
+        sources = {current[rid] for rid in moves}
         left = set(SourceRecord.objects.filter(profile_id__in=sources)
                    .values_list("profile_id", flat=True).distinct())
         flows: dict[uuid.UUID, Counter] = defaultdict(Counter)
@@ -91,10 +113,7 @@ def records_reassign(
         for old in sorted(sources - left, key=str):
             new = flows[old].most_common(1)[0][0]
             result.retired[old] = new
-        for old, new in result.retired.items():
-            Event.objects.filter(profile_id=old).update(profile_id=new)
-            ConsentEntry.objects.filter(profile_id=old).update(profile_id=new)
-            ProfileRedirect.objects.filter(new_id=old).update(new_id=new)
+        _retire(result.retired)
         ProfileRedirect.objects.bulk_create(
             [ProfileRedirect(old_id=old, new_id=new, at=now)
              for old, new in result.retired.items()], ignore_conflicts=True)

@@ -149,12 +149,15 @@ def resolve_full(*, actor: str, progress: Callable[[str], None] | None = None) -
     rule = f"model:v{model.version}" if model else "deterministic"
     change = records_reassign(moves=moves, rule=rule, actor=actor, scores=best,
                               audit_each=False, now=now)
+    result.timings["reassign_s"] = time.perf_counter() - started
     result.moved, result.merged = change.moved_records, len(change.retired)
     result.created = len(change.created)
     clusters_of = {record: index for index, cluster in enumerate(clusters) for record in cluster}
     result.reviews = _queue_reviews(explanations, pairs, clusters_of, result.model_version, now)
     stale = set(Profile.objects.filter(golden__isnull=True).values_list("pk", flat=True))
+    golden_started = time.perf_counter()
     golden_refresh(profile_ids=change.touched | stale)
+    result.timings["golden_s"] = time.perf_counter() - golden_started
     result.timings["write_s"] = time.perf_counter() - started
     audit_record(actor=actor, action="identity.resolve_full", object_type="identity",
                  details={"records": result.records, "clusters": result.clusters,

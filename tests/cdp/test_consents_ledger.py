@@ -242,3 +242,19 @@ def test_selector_is_one_anti_join(db, django_assert_num_queries):
         list(profiles_allowed_for("email_marketing", now=NOW))
     sql = queries.captured_queries[0]["sql"]
     assert sql.count("NOT (EXISTS") == 1 or sql.count("NOT EXISTS") == 1
+
+
+def test_a_merge_keeps_the_entries_of_two_records_from_one_import(source):
+    """A shop exported one person twice (two accounts) with the same consent line each;
+    when identity resolution merges them, both entries stay, each proving its record."""
+    from identity.reassign import records_reassign
+
+    at = "2026-02-01T10:00:00+00:00"
+    _record(source, _item(email="anne@example.org", captured_at=at),
+            _item(email="anne.q@example.org", captured_at=at))
+    first, second = SourceRecord.objects.order_by("id")
+    assert first.profile_id != second.profile_id
+    records_reassign(moves={second.pk: first.profile_id}, rule="test", actor="t")
+    entries = ConsentEntry.objects.filter(profile_id=first.profile_id)
+    assert sorted(e.record_id for e in entries) == [first.pk, second.pk]
+    assert consent_current(first.profile_id, now=NOW)["email_marketing"].status == "granted"

@@ -76,3 +76,38 @@ def test_nightly_and_delivery_retries_are_scheduled():
     assert settings.TIME_ZONE == "Europe/Paris" or settings.CELERY_TIMEZONE
     retry = settings.CELERY_BEAT_SCHEDULE["connectors-erasure-deliveries"]
     assert retry["task"] == "connectors.tasks.erasure_deliveries_task"
+
+
+def test_a_merge_hands_what_was_sent_to_the_survivor_once(audience, synced,
+                                                          django_capture_on_commit_callbacks):
+    """Two profiles sent to one sync merge into a third: one of their rows becomes the
+    survivor's (same vendor contact), the other stays to be removed by the next run."""
+    from cdp.models import SourceRecord
+    from connectors.models import SyncMember
+    from identity.reassign import records_reassign
+
+    survivor = audience.profile(3)
+    SyncMember.objects.filter(profile_id=survivor).delete()  # the survivor was never sent
+    first, second = audience.profile(0), audience.profile(1)
+    moves = {SourceRecord.objects.get(profile_id=pid).pk: survivor for pid in (first, second)}
+    with django_capture_on_commit_callbacks(execute=True):
+        change = records_reassign(moves=moves, rule="test", actor="t")
+    assert set(change.retired) == {first, second}
+    rows = SyncMember.objects.filter(sync=synced)
+    assert rows.filter(profile_id=survivor).count() == 1
+    assert rows.filter(profile_id__in=[first, second]).count() == 1
+
+
+def test_a_merge_into_a_profile_already_sent_moves_nothing(audience, synced,
+                                                           django_capture_on_commit_callbacks):
+    from cdp.models import SourceRecord
+    from connectors.models import SyncMember
+    from identity.reassign import records_reassign
+
+    survivor, merged = audience.profile(3), audience.profile(0)
+    record = SourceRecord.objects.get(profile_id=merged).pk
+    with django_capture_on_commit_callbacks(execute=True):
+        records_reassign(moves={record: survivor}, rule="test", actor="t")
+    rows = SyncMember.objects.filter(sync=synced)
+    assert rows.filter(profile_id=survivor).count() == 1
+    assert rows.filter(profile_id=merged).count() == 1  # left for the next run to remove
