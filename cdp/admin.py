@@ -9,7 +9,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.utils.html import format_html_join
-from unfold.admin import ModelAdmin, TabularInline
+from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import (
+    ChoicesDropdownFilter,
+    FieldTextFilter,
+    RelatedDropdownFilter,
+)
 
 from cdp.admin_privacy import (
     RoleGuardedAdmin,
@@ -34,6 +40,9 @@ from cdp.roles import Role, has_role, user_sees_personal_data
 from cdp.services.api_keys import InvalidScope, api_key_create, api_key_revoke, check_rate
 from cdp.services.audit_export import audit_export
 from cdp.services.profiles import record_plain
+from cdp.ui.dpo_admin import DpoListToolsMixin
+from cdp.ui.dpo_filters import ActionFilter, DayRangeFilter, PurposeFilter, titled
+from identity.ui.profile_admin import ProfileIdentityMixin
 
 
 def _actor(request: HttpRequest) -> str:
@@ -111,27 +120,17 @@ class SourceRecordAdmin(ReadOnlyAdmin):
         return obj._personal_html
 
 
-class SourceRecordInline(TabularInline):
-    model = SourceRecord
-    fields = ["source", "external_id", "city", "implicit", "updated_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Profile)
-class ProfileAdmin(ReadOnlyAdmin):
+class ProfileAdmin(ProfileIdentityMixin, ReadOnlyAdmin):
+    """A profile's page: the standard fields, then identity's golden record, records with
+    their match graph and unmerge, and history (identity.ui.profile_admin)."""
+
     holds_personal_data = True
     profile_lookup = "pk"
     list_display = ["id", "created_at", "updated_at", "restricted_at"]
     list_filter = [("restricted_at", admin.EmptyFieldListFilter)]
     search_fields = ["id"]
     readonly_fields = ["restricted_at"]
-    inlines = [SourceRecordInline]
     actions = ["restrict_processing", "lift_restriction", "erase_subjects"]
 
     def has_dpo_permission(self, request: HttpRequest) -> bool:
@@ -168,30 +167,38 @@ class EventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ConsentEntry)
-class ConsentEntryAdmin(ReadOnlyAdmin):
-    """The ledger, read-only (the database refuses changes anyway)."""
+class ConsentEntryAdmin(DpoListToolsMixin, ReadOnlyAdmin):
+    """The ledger, read-only (the database refuses changes anyway). The DPO exports the
+    filtered list (buttons above it) or a selection (actions)."""
 
     holds_personal_data = True
     profile_lookup = "profile_id"
 
     list_display = ["profile", "purpose", "status", "lawful_basis", "channel", "source",
                     "notice_version", "captured_at", "expires_at", "recorded_at", "recorded_by"]
-    list_filter = ["purpose", "status", "lawful_basis", "channel", "source"]
+    list_filter = [
+        PurposeFilter, ("status", titled(ChoicesDropdownFilter, _("status"))),
+        ("source", titled(RelatedDropdownFilter, _("source"))),
+        ("captured_at", titled(DayRangeFilter, _("date captured"))),
+        ("lawful_basis", titled(admin.AllValuesFieldListFilter, _("lawful basis"))),
+        ("channel", titled(admin.AllValuesFieldListFilter, _("channel"))),
+    ]
     list_select_related = ["source"]
     search_fields = ["=profile__id"]
-    date_hierarchy = "captured_at"
+    search_help_text = _("Profile id (exact)")
     actions = ["export_csv", "export_json"]
 
     def has_dpo_permission(self, request: HttpRequest) -> bool:
         return is_dpo(request.user)
 
-    @admin.action(description="Export selected as CSV (consent proofs)", permissions=["dpo"])
+    @admin.action(description=_("Export selected as CSV (consent proofs)"), permissions=["dpo"])
     def export_csv(self, request: HttpRequest, queryset: Any) -> HttpResponseBase:
         if not is_dpo(request.user):
             raise PermissionDenied
         return consent_export_response(request, queryset, actor=_actor(request), fmt="csv")
 
-    @admin.action(description="Export selected as JSON (consent proofs)", permissions=["dpo"])
+    @admin.action(description=_("Export selected as JSON (consent proofs)"),
+                  permissions=["dpo"])
     def export_json(self, request: HttpRequest, queryset: Any) -> HttpResponseBase:
         if not is_dpo(request.user):
             raise PermissionDenied
@@ -219,19 +226,26 @@ def is_dpo(user: Any) -> bool:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(DpoListToolsMixin, ReadOnlyAdmin):
+    """The audit log: filters, export of the filtered list, the hash chain's state."""
+
     holds_personal_data = True
     profile_lookup = "profile_id"
+    shows_chain = True
     list_display = ["at", "actor", "action", "object_type", "object_id", "profile_id"]
-    list_filter = ["action"]
+    list_filter = [
+        ActionFilter, ("actor", titled(FieldTextFilter, _("actor"))),
+        ("at", titled(DayRangeFilter, _("date"))),
+    ]
     search_fields = ["actor", "object_id", "profile_id"]
+    search_help_text = _("Actor, object id or profile id")
     actions = ["export_csv"]
 
     def has_dpo_permission(self, request: HttpRequest) -> bool:
         """Admin actions restricted with permissions=["dpo"] (superusers, "dpo" group)."""
         return is_dpo(request.user)
 
-    @admin.action(description="Export selected/filtered as CSV", permissions=["dpo"])
+    @admin.action(description=_("Export selected as CSV"), permissions=["dpo"])
     def export_csv(self, request: HttpRequest, queryset: Any) -> HttpResponseBase:
         if not is_dpo(request.user):  # the admin already hides it; refuse a forged POST too
             raise PermissionDenied
@@ -295,5 +309,4 @@ class SubjectRequestAdmin(ReadOnlyAdmin):
 
 # The admin theme's home page is the per-role dashboard (cdp.ui.dashboard); users and
 # groups get the theme too.
-admin.site.index_template = "cdp/ui/index.html"
-import cdp.ui.auth_admin  # noqa: E402, F401
+import cdp.ui.site  # noqa: E402, F401

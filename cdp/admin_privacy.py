@@ -9,16 +9,27 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from unfold.admin import ModelAdmin
 
 from cdp.models import Profile
-from cdp.roles import access_denied_record, user_role_names
+from cdp.roles import Role, access_denied_record, has_role, user_role_names
+from cdp.services.audit_export import audit_export
 from cdp.services.consent_export import consents_export
 from cdp.services.erasure import subject_erase
+from cdp.services.exporting import FORMATS
 from cdp.services.restriction import profile_restrict, profile_unrestrict
 
 
@@ -180,4 +191,40 @@ def consent_export_response(
     export = consents_export(entries=queryset, fmt=fmt, actor=actor, via="admin")
     response = StreamingHttpResponse(export, content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="consents.{fmt}"'
+    return response
+
+
+# Changelist parameters that change how a list is shown, not which rows it holds.
+_PRESENTATION_PARAMS = frozenset(("p", "o", "e", "_facets", "_changelist_filters"))
+
+
+def filtered_export_view(
+    modeladmin: RoleGuardedAdmin, request: HttpRequest, fmt: str
+) -> HttpResponseBase:
+    """Every row of the changelist as filtered and searched now (all pages), streamed
+    as CSV or JSON; the audit row names the filters. DPO and admin only (refusal audited).
+    """
+    with modeladmin._refusal_audited(request, view="export"):
+        if not has_role(request.user, Role.DPO):
+            raise PermissionDenied
+    if fmt not in FORMATS:
+        raise Http404
+    opts = modeladmin.model._meta
+    try:
+        rows = modeladmin.get_changelist_instance(request).get_queryset(request)
+    except IncorrectLookupParameters:
+        messages.error(request, _("These filters are not valid: nothing was exported."))
+        changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        return HttpResponseRedirect(changelist)
+    filters = {k: v for k, v in request.GET.items() if k not in _PRESENTATION_PARAMS}
+    described = {"filters": filters, "rows": rows.count()}
+    actor = f"user:{request.user.get_username()}"
+    if opts.model_name == "auditevent":
+        export, name = audit_export(events=rows, fmt=fmt, actor=actor, via="admin",
+                                    described=described), "audit"
+    else:
+        export, name = consents_export(entries=rows, fmt=fmt, actor=actor, via="admin",
+                                       described=described), "consents"
+    response = StreamingHttpResponse(export, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response

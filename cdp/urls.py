@@ -6,6 +6,7 @@ from cdp.health import CdpHealthView
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/ui/", include("cdp.ui.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("cdp.api.urls")),
     path("api/v1/", include("cdp.api.audit_urls")),

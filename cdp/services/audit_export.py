@@ -92,16 +92,20 @@ def audit_export(
     filters: AuditFilter | None = None,
     events: QuerySet[AuditEvent] | None = None,
     chunk_size: int = 2000,
+    described: dict[str, Any] | None = None,
 ) -> AuditExport:
     """Record the export (who, which rows, how), then hand back the rows to stream.
 
-    Rows are those of `filters`, or an already chosen `events` (the admin's selection).
+    Rows are those of `filters`, or an already chosen `events` (the admin's selection,
+    or its filtered list: then `described` says which filters, for the audit row).
     """
     filters = filters or AuditFilter()
     if events is None:
         events, described = filters.events(), filters.describe()
     else:
-        events, described = events.order_by("id"), {"selected": events.count()}
+        if described is None:
+            described = {"selected": events.count()}
+        events = events.order_by("id")
     export = AuditExport(events, fmt, chunk_size)
     audit_record(
         actor=actor, action="audit.export", object_type="audit_log",

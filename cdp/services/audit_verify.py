@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from cdp.audit import CHAINED_FIELDS, audit_canonical, audit_hash
+from cdp.audit import CHAINED_FIELDS, audit_canonical, audit_hash, audit_record
 from cdp.models import AuditEvent
 
 
@@ -74,3 +74,21 @@ def _walk(rows: Iterator[tuple]) -> VerifyResult:
         previous = (row_id, row["row_hash"])
         checked += 1
     return VerifyResult(checked)
+
+
+def audit_chain_check(*, actor: str, chunk_size: int = 5000) -> VerifyResult:
+    """Verify the chain and record the outcome as an audit row (action audit.verify), so
+    the admin can show when it was last checked, by whom and with what result."""
+    result = audit_verify(chunk_size=chunk_size)
+    with transaction.atomic():
+        audit_record(
+            actor=actor, action="audit.verify", object_type="audit_log",
+            details={"checked": result.checked, "intact": result.intact,
+                     "first_broken_id": result.first_broken_id, "reason": result.reason},
+        )
+    return result
+
+
+def audit_last_check() -> AuditEvent | None:
+    """The latest recorded verification (audit_chain_check), if any."""
+    return AuditEvent.objects.filter(action="audit.verify").order_by("-id").first()

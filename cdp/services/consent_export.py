@@ -117,10 +117,12 @@ class ConsentExport(StreamedExport):
 def consents_export(
     *, fmt: str, actor: str, via: str, filters: ConsentFilter | None = None,
     entries: QuerySet[ConsentEntry] | None = None,
+    described: dict[str, Any] | None = None,
 ) -> ConsentExport:
     """Record the export (who, which entries, how), then hand back the rows to stream.
 
-    Rows are those of `filters`, or an already chosen `entries` (the admin's selection).
+    Rows are those of `filters`, or an already chosen `entries` (the admin's selection,
+    or its filtered list: then `described` says which filters, for the audit row).
     The audit row is written before the first row leaves: an interrupted export is on
     record too.
     """
@@ -128,7 +130,9 @@ def consents_export(
     if entries is None:
         entries, described = filters.entries(), filters.describe()
     else:
-        entries, described = entries.order_by("id"), {"selected": str(entries.count())}
+        if described is None:
+            described = {"selected": str(entries.count())}
+        entries = entries.order_by("id")
     export = ConsentExport(entries, fmt)
     with transaction.atomic():
         audit_record(

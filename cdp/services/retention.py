@@ -20,7 +20,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from cdp.audit import audit_record
-from cdp.models import ConsentEntry, Event, Profile, SourceRecord
+from cdp.models import AuditEvent, ConsentEntry, Event, Profile, SourceRecord
 from cdp.services.erasure import profiles_erase
 
 EVENT_CHUNK = 10_000
@@ -108,3 +108,43 @@ def retention_enforce(
             details={k: v for k, v in asdict(result).items() if k != "dry_run"},
         )
     return result
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """One period in force: which setting (environment variable) holds it; 0 is off."""
+
+    name: str
+    setting: str
+    days: int
+    task: str
+
+
+def retention_rules() -> list[RetentionRule]:
+    """The retention periods in force, as settings (read-only: set in the environment)."""
+    return [
+        RetentionRule("events", "CDP_RETENTION_EVENTS_DAYS",
+                      settings.CDP_RETENTION_EVENTS_DAYS, "cdp.tasks.retention_enforce_task"),
+        RetentionRule("inactive_profiles", "CDP_RETENTION_INACTIVE_DAYS",
+                      settings.CDP_RETENTION_INACTIVE_DAYS, "cdp.tasks.retention_enforce_task"),
+        RetentionRule("audit_log", "CDP_AUDIT_RETENTION_DAYS",
+                      settings.CDP_AUDIT_RETENTION_DAYS, "cdp.tasks.audit_purge_task"),
+    ]
+
+
+def retention_schedule(task: str) -> str | None:
+    """The daily time ("04:00") at which beat runs `task`, from CELERY_BEAT_SCHEDULE."""
+    for entry in getattr(settings, "CELERY_BEAT_SCHEDULE", {}).values():
+        schedule = entry.get("schedule")
+        hours, minutes = getattr(schedule, "hour", None), getattr(schedule, "minute", None)
+        if entry.get("task") == task and hours and minutes and len(hours) == len(minutes) == 1:
+            return f"{min(hours):02d}:{min(minutes):02d}"
+    return None
+
+
+RUN_ACTIONS = ("retention.purge", "retention.dry_run", "audit.purge")
+
+
+def retention_runs(limit: int = 10) -> QuerySet[AuditEvent]:
+    """The latest retention runs (and audit log purges), newest first, from the audit log."""
+    return AuditEvent.objects.filter(action__in=RUN_ACTIONS).order_by("-id")[:limit]

@@ -36,7 +36,7 @@ def segment_rows(limit: int = 50) -> list[dict[str, Any]]:
         for sync in segment.syncs.select_related("destination").order_by("destination__name"):
             last = SyncRun.objects.filter(sync=sync).order_by("-started_at").first()
             syncs.append({"destination": sync.destination.name, "run": last,
-                          "url": reverse("admin:connectors_audiencesync_change", args=[sync.pk])})
+                          "url": reverse("admin:connectors_audiencesync_page", args=[sync.pk])})
         rows.append({
             "segment": segment,
             "url": reverse("admin:segments_segment_change", args=[segment.pk]),
@@ -51,6 +51,12 @@ def _sparkline(values: list[int]) -> str:
     """Chart.js data for unfold's line chart component."""
     return json.dumps({"labels": [""] * len(values), "datasets": [{
         "data": values, "borderColor": "var(--color-primary-600)", "pointRadius": 0}]})
+
+
+# A bare line: no legend, tooltip or axes (passed as a variable: the template escapes it).
+SPARKLINE_OPTIONS = json.dumps({
+    "plugins": {"legend": {"display": False}, "tooltip": {"enabled": False}},
+    "scales": {"x": {"display": False}, "y": {"display": False}}})
 
 
 def steward_panel() -> dict[str, Any]:
@@ -103,7 +109,7 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
         rows = segment_rows()
         for row in rows:
             row["sparkline"] = _sparkline(row["trend"]) if len(row["trend"]) >= 2 else None
-        context["marketer"] = {"segments": rows,
+        context["marketer"] = {"segments": rows, "sparkline_options": SPARKLINE_OPTIONS,
                                "new_url": reverse("admin:segments_segment_add")}
     if has_role(user, Role.STEWARD):
         context["steward"] = steward_panel()

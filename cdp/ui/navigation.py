@@ -8,14 +8,19 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
+from cdp.roles import Role, has_role
 
-def _can(permission: str) -> Callable[[HttpRequest], bool]:
+
+def _can(permission: str | Role) -> Callable[[HttpRequest], bool]:
+    """A model permission ("app.view_model"), or a role for pages that are a role's own."""
     def check(request: HttpRequest) -> bool:
+        if isinstance(permission, Role):
+            return has_role(request.user, permission)
         return request.user.is_active and request.user.has_perm(permission)
     return check
 
 
-def _item(title: Any, icon: str, url_name: str, permission: str,
+def _item(title: Any, icon: str, url_name: str, permission: str | Role,
           args: tuple = ()) -> dict[str, Any] | None:
     try:
         link = reverse(url_name, args=args)
@@ -30,7 +35,7 @@ def _changelist(title: Any, icon: str, label: str) -> dict[str, Any] | None:
                  f"{app_label}.view_{model}")
 
 
-# (section title, [(title, icon, "app_label.model" | (url name, permission))])
+# (section title, [(title, icon, "app_label.model" | (url name, permission or role))])
 SECTIONS: list[tuple[Any, list[tuple[Any, str, Any]]]] = [
     (_("Marketing"), [
         (_("Segments"), "groups", "segments.segment"),
@@ -48,13 +53,13 @@ SECTIONS: list[tuple[Any, list[tuple[Any, str, Any]]]] = [
         (_("Flagged identifiers"), "flag", "identity.identifierflag"),
     ]),
     (_("Privacy"), [
-        (_("Find a person"), "person_search", ("cdp_ui:subject_search", "cdp.view_consententry")),
+        (_("Find a person"), "person_search", ("cdp_ui:subject_search", Role.DPO)),
         (_("Consent ledger"), "verified_user", "cdp.consententry"),
         (_("Audit log"), "receipt_long", "cdp.auditevent"),
         (_("Subject requests"), "gavel", "cdp.subjectrequest"),
         (_("Erasure deliveries"), "delete_sweep", "connectors.erasuredelivery"),
         (_("Purposes"), "checklist", "cdp.purpose"),
-        (_("Retention"), "auto_delete", ("cdp_ui:retention", "cdp.view_auditevent")),
+        (_("Retention"), "auto_delete", ("cdp_ui:retention", Role.DPO)),
     ]),
     (_("Administration"), [
         (_("Sources"), "database", "cdp.source"),

@@ -38,10 +38,13 @@ def test_record_page_shows_and_audits(staff_client, record):
     assert audit.actor == "user:dpo" and audit.profile_id == record.profile_id
 
 
-def test_profile_page_lists_records_without_personal_data(staff_client, record):
-    """A profile page lists its records (pseudonymous columns only)."""
+def test_profile_page_shows_the_golden_record_and_audits_the_read(staff_client, record):
+    """A profile page shows its golden record (in clear for an admin) and its records;
+    the read is audited once."""
     page = staff_client.get(f"/admin/cdp/profile/{record.profile_id}/change/").content.decode()
-    assert "A-1" in page and "anne.quemener" not in page
+    assert "A-1" in page and "anne.quemener@example.org" in page  # admin: in clear
+    assert AuditEvent.objects.filter(action="profile.view",
+                                     profile_id=record.profile_id).count() == 1
 
 
 def test_api_key_created_in_admin_is_shown_once(staff_client):
