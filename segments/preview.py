@@ -25,7 +25,9 @@ def segment_preview(
     from segments.rules import compile_definition
 
     now = now or timezone.now()
-    members = Profile.objects.filter(compile_definition(definition, now=now))
+    # As evaluation does: a restricted profile (GDPR Art. 18) is in no segment.
+    members = Profile.objects.filter(compile_definition(definition, now=now),
+                                     restricted_at__isnull=True)
     # One pass: the window count rides along with the sample. No ORDER BY: "first by id"
     # would make PostgreSQL walk every matching event in profile order.
     with transaction.atomic():

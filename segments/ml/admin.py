@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
 from segments.ml import spec
@@ -136,21 +137,86 @@ class ScoringRunInline(TabularInline):
     ordering = ["-started_at"]
 
 
+# Chart names (segments.ml.clustering / predictive) as people read them.
+CHART_TITLES = {
+    "elbow": _("Elbow: inertia per number of groups"),
+    "silhouette": _("Choosing the number of groups"),
+    "bic": _("Gaussian mixture: BIC"),
+    "k_distance": _("DBSCAN: distance to the k-th neighbour"),
+    "sizes": _("Group sizes"),
+    "roc": _("ROC curve"),
+    "calibration": _("Calibration"),
+    "comparison": _("Candidates compared"),
+}
+# Scalar metrics shown in the metrics card, in this order, with their names.
+METRIC_LABELS = {
+    "test_auc": _("ROC AUC on the test share"),
+    "brier": _("Brier score (lower is better)"),
+    "brier_base_rate": _("Brier score of always answering the base rate"),
+    "positive_rate": _("Share of positives"),
+    "chosen": _("Chosen classifier"),
+    "calibration": _("Calibration method"),
+    "clusters": _("Groups"),
+    "k": _("Number of groups chosen"),
+    "silhouette": _("Silhouette (higher is better)"),
+    "davies_bouldin": _("Davies-Bouldin (lower is better)"),
+    "noise_share": _("Share of outliers"),
+    "rows": _("Profiles used"),
+    "test_rows": _("Profiles in the test share"),
+    "sample_rows": _("Profiles in the sample"),
+}
+
+
+def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The metrics a person reads (named, scalar), then the baseline and stability."""
+    rows = [(str(label), metrics[key]) for key, label in METRIC_LABELS.items()
+            if isinstance(metrics.get(key), str | int | float)]
+    baseline = metrics.get("baseline") or {}
+    if "test_auc" in baseline:
+        rows.insert(1, (str(_("ROC AUC of recency alone (baseline)")), baseline["test_auc"]))
+    stability = metrics.get("stability") or {}
+    if "ari_mean" in stability:
+        rows.append((str(_("Stability (mean adjusted Rand index)")), stability["ari_mean"]))
+    return rows
+
+
+def version_charts(version: ModelVersion) -> list[dict[str, Any]]:
+    """The version's SVG charts with their titles (our own SVG: every text escaped)."""
+    return [{"name": name, "title": CHART_TITLES.get(name, name),
+             "svg": mark_safe(svg)}  # noqa: S308 - drawn by segments.ml.charts
+            for name, svg in (version.charts or {}).items()]
+
+
+def _key_values(values: dict[str, Any]) -> SafeString:
+    rows = format_html_join(
+        "", "<tr><td style='padding-right:1em'>{}</td><td>{}</td></tr>",
+        ((key, value if isinstance(value, str | int | float) else json.dumps(value))
+         for key, value in sorted(values.items())))
+    return format_html("<table>{}</table>", rows)
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ModelAdmin):
-    """Read-only evidence; marketers may name the clusters."""
+    """Read-only evidence; marketers may name the clusters. Metrics and charts are shown
+    in cards below the form (segments/ml/model_version_charts.html)."""
 
     list_display = ["__str__", "status", "is_active", "algorithm", "finished_at", "metrics_"]
     list_filter = ["status", "is_active", "model"]
     fields = ["model", "number", "status", "is_active", "algorithm", "finished_at",
-              "duration_ms", "metrics_", "drift", "warnings", "error", "charts_",
+              "duration_ms", "metrics_", "drift_", "warnings_", "error",
               "clusters_", "cluster_names", "params_", "artifact_sha256"]
     readonly_fields = [f for f in fields if f != "cluster_names"]
     inlines = [ScoringRunInline]
     actions = ["activate"]
+    change_form_outer_before_template = "segments/ml/model_version_charts.html"
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).select_related("model").defer("artifact")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is not None and not obj.clusters:  # a predictive model has no clusters
+            return [f for f in self.fields if f not in ("clusters_", "cluster_names")]
+        return list(self.fields)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -159,21 +225,35 @@ class ModelVersionAdmin(ModelAdmin):
         # The record of what was trained and used stays (a model's deletion removes it).
         return False
 
-    @admin.display(description="metrics")
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> Any:
+        version = self.get_object(request, object_id)
+        if version is not None:
+            extra_context = {**(extra_context or {}),
+                             "version_metrics": metric_rows(version.metrics or {}),
+                             "version_charts": version_charts(version)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description=_("metrics"))
     def metrics_(self, version: ModelVersion) -> str:
         return headline(version)
 
-    @admin.display(description="parameters")
+    @admin.display(description=_("drift"))
+    def drift_(self, version: ModelVersion) -> SafeString | str:
+        return _key_values(version.drift or {}) if version.drift else "—"
+
+    @admin.display(description=_("warnings"))
+    def warnings_(self, version: ModelVersion) -> SafeString | str:
+        if not version.warnings:
+            return "—"
+        return format_html("<ul>{}</ul>", format_html_join(
+            "", "<li>{}</li>", ((w,) for w in version.warnings)))
+
+    @admin.display(description=_("parameters"))
     def params_(self, version: ModelVersion) -> SafeString:
-        return format_html("<pre>{}</pre>", json.dumps(version.params, indent=1))
+        return _key_values(version.params or {})
 
-    @admin.display(description="charts")
-    def charts_(self, version: ModelVersion) -> SafeString:
-        # Our own SVG, drawn from numbers with every text escaped (segments.ml.charts).
-        return mark_safe("".join(f'<div style="display:inline-block;margin:4px">{svg}</div>'  # noqa: S308
-                                 for svg in (version.charts or {}).values()))
-
-    @admin.display(description="clusters")
+    @admin.display(description=_("clusters"))
     def clusters_(self, version: ModelVersion) -> SafeString:
         rows = []
         for cluster in version.clusters:
@@ -183,11 +263,11 @@ class ModelVersionAdmin(ModelAdmin):
                                                                        ""),
                          cluster["size"], f"{cluster['share']:.1%}",
                          "; ".join(cluster["highlights"]), means))
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-                                    "<td>{}</td><td>{}</td></tr>", rows)
-        return format_html("<table><tr><th>cluster</th><th>name</th><th>size</th>"
-                           "<th>share</th><th>stands out by</th><th>means</th></tr>{}</table>",
-                           body)
+        cell = "<td style='padding:4px 8px;vertical-align:top'>{}</td>"
+        body = format_html_join("", "<tr>" + cell * 6 + "</tr>", rows)
+        head = "".join(f"<th style='padding:4px 8px;text-align:left'>{name}</th>" for name in
+                       ("cluster", "name", "size", "share", "stands out by", "means"))
+        return format_html("<table><tr>{}</tr>{}</table>", mark_safe(head), body)  # noqa: S308
 
     def save_model(self, request: HttpRequest, obj: ModelVersion, form: Any,
                    change: bool) -> None:
