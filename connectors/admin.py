@@ -7,9 +7,12 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from cdp.admin import ReadOnlyAdmin, is_dpo
 from cdp.admin_privacy import RoleGuardedAdmin
@@ -28,6 +31,7 @@ from connectors.services import (
     sync_run_request,
     sync_save,
 )
+from connectors.ui.views import admin_urls, page_url
 
 CREDENTIAL_NAMES = sorted({name for names in CREDENTIALS.values() for name in names})
 
@@ -179,23 +183,53 @@ class SyncForm(forms.ModelForm):
 
 @admin.register(AudienceSync)
 class AudienceSyncAdmin(RoleGuardedAdmin):
+    """Each sync has a page of its own (connectors.ui): status, runs, refused members,
+    "Sync now" and "Reconcile now". The list shows each sync's last run."""
+
     form = SyncForm
-    list_display = ["id", "segment", "destination", "mode", "schedule", "enabled",
+    list_display = ["id", "sync_page", "last_status", "mode", "schedule", "enabled",
                     "last_run_at", "runs"]
     list_filter = ["enabled", "mode", "destination"]
     list_select_related = ["segment", "destination"]
     readonly_fields = ["created_at", "last_run_at", "runs"]
     actions = ["run_now", "stop_syncing"]
+    change_form_before_template = "admin/connectors/audiencesync/page_link.html"
+
+    def get_urls(self) -> list[Any]:
+        return admin_urls(self) + super().get_urls()
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AudienceSync]:
+        last = SyncRun.objects.filter(sync=OuterRef("pk")).order_by("-started_at")
+        return super().get_queryset(request).annotate(
+            last_status=Subquery(last.values("status")[:1]),
+            last_failed=Subquery(last.values("failed")[:1]))
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # "Stop syncing" disables: erasure must still find where people went
 
-    @admin.display(description="runs")
+    @admin.display(description=_("sync"), ordering="segment__name")
+    def sync_page(self, obj: AudienceSync) -> str:
+        return format_html('<a class="text-primary-600 font-medium" href="{}">{} → {}</a>',
+                           page_url(obj.pk), obj.segment.name, obj.destination.name)
+
+    @admin.display(description=_("last run"))
+    def last_status(self, obj: AudienceSync) -> str:
+        status = getattr(obj, "last_status", None)
+        if not status:
+            return format_html('<span class="text-base-500">{}</span>', _("never run"))
+        label = render_to_string("cdp/ui/status_label.html", {
+            "status": status, "label": SyncRun.Status(status).label})
+        if getattr(obj, "last_failed", 0):
+            return format_html('{} <span class="text-red-600 text-xs">{}</span>', label,
+                               _("%(n)s failed") % {"n": obj.last_failed})
+        return label
+
+    @admin.display(description=_("runs"))
     def runs(self, obj: AudienceSync) -> str:
         if not obj.pk:
             return "-"
         url = reverse("admin:connectors_syncrun_changelist") + f"?sync__id__exact={obj.pk}"
-        return format_html('<a href="{}">runs</a>', url)
+        return format_html('<a href="{}">{}</a>', url, _("all runs"))
 
     def save_model(self, request: HttpRequest, obj: AudienceSync, form: Any,
                    change: bool) -> None:

@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Start the demo: migrate, load demo data once, create the demo admin, serve on :8000.
+# Start the demo: migrate, load demo data once, start local vendor fakes, evaluate the demo
+# segments and sync them to the fakes (manage.py setup_demo), print a login per role,
+# serve on :8000 (PORT to change). Everything started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 CUSTOMERS=${1:-300}
+PORT=${PORT:-8000}
 export DEBUG=${DEBUG:-1}
+VAR=${CDP_VAR_DIR:-var}
+FAKES="$VAR/demo-fakes.json"
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
 
 $PY manage.py migrate --noinput
 # -v 0 and --no-imports: Django 5.2's shell would otherwise print an auto-import banner.
@@ -15,14 +24,15 @@ if [ "$has_data" != "True" ]; then
   $PY manage.py train_identity_model
   $PY manage.py resolve_identities --no-progress
 fi
-$PY manage.py create_demo_admin
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT INT TERM
+# Fake Mailchimp, HubSpot, Salesforce and webhook servers on free 127.0.0.1 ports.
+rm -f "$FAKES"
+$PY -m cdp.demo.fakes --info "$FAKES" & pids+=($!)
+$PY manage.py setup_demo --fakes "$FAKES"
+
 if [ -n "${REDIS_URL:-}" ]; then
   .venv/bin/celery -A cdp worker -l warning --concurrency 2 & pids+=($!)
   .venv/bin/celery -A cdp beat -l warning & pids+=($!)
 fi
-echo "CDP demo on http://127.0.0.1:8000/admin/ (API docs: /api/docs/, health: /health/)"
-$PY manage.py runserver 127.0.0.1:8000 --noreload
+echo "CDP demo on http://127.0.0.1:$PORT/admin/ (API docs: /api/docs/, health: /health/)"
+$PY manage.py runserver "127.0.0.1:$PORT" --noreload
