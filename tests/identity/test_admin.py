@@ -1,4 +1,4 @@
-"""The review queue in the admin: stewards decide, others are refused; model charts."""
+"""The review queue in the admin: stewards decide, others are refused; the model page."""
 
 import datetime as dt
 
@@ -55,8 +55,25 @@ def test_marketer_cannot_decide(client, pair):
     assert pair.status == "pending"
 
 
-def test_model_page_shows_training_charts(admin_client, db):
-    model = IdentityModel.objects.create(version=1, trained_at=NOW, record_count=10,
-                                         splink_model={}, charts={"match_weights": "<b>w</b>"})
-    page = admin_client.get(f"/admin/identity/identitymodel/{model.pk}/change/")
-    assert page.status_code == 200 and b"match_weights" in page.content
+def test_model_page_draws_its_parameters_without_splinks_html(admin_client, db):
+    """Splink's saved charts load vega from a CDN: the page draws the model's own
+    parameters instead, and copes with a model without any."""
+    model = IdentityModel.objects.create(
+        version=1, trained_at=NOW, record_count=10, report={"em_s": 2.5},
+        charts={"match_weights": "<script src='https://cdn.jsdelivr.net/npm/vega@5'>"},
+        splink_model={"probability_two_random_records_match": 0.001, "comparisons": [
+            {"output_column_name": "phone", "comparison_levels": [
+                {"sql_condition": "phone_l IS NULL", "is_null_level": True},
+                {"sql_condition": "phone_l = phone_r", "label_for_charts": "Exact match on phone",
+                 "m_probability": 0.8, "u_probability": 0.001},
+                {"sql_condition": "ELSE", "label_for_charts": "All other comparisons",
+                 "m_probability": 0.2, "u_probability": 0.999}]}]})
+    content = admin_client.get(f"/admin/identity/identitymodel/{model.pk}/change/") \
+        .content.decode()
+    assert 'id="chart-match-weights"' in content and "phone: exact" in content
+    assert "9.64" in content.replace(",", ".")  # log2(0.8 / 0.001)
+    assert "cdn.jsdelivr" not in content and "em_s" in content
+    empty = IdentityModel.objects.create(version=2, trained_at=NOW, record_count=0,
+                                         splink_model={})
+    page = admin_client.get(f"/admin/identity/identitymodel/{empty.pk}/change/")
+    assert page.status_code == 200 and 'id="model-parameters"' in page.content.decode()
