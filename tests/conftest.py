@@ -47,3 +47,23 @@ def celery_eager():
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = saved
+
+
+@pytest.fixture(autouse=True)
+def _seeded_purposes(request):
+    """Tests that empty the database at their end (live server, transactional_db) also
+    remove the purposes migration 0004 seeds; put them back for every database test."""
+    import importlib
+
+    names = set(request.fixturenames)
+    if names & {"transactional_db", "live_server"}:
+        request.getfixturevalue("transactional_db")
+    elif "db" in names or request.node.get_closest_marker("django_db"):
+        request.getfixturevalue("db")
+    else:
+        return
+    from cdp.models import Purpose
+
+    seeds = importlib.import_module("cdp.migrations.0004_append_only_triggers_and_purposes")
+    for slug, name in seeds.PURPOSES:
+        Purpose.objects.get_or_create(slug=slug, defaults={"name": name})

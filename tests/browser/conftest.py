@@ -29,7 +29,9 @@ PASSWORD = "browser-test-pw-1"  # noqa: S105 (test users on the throwaway test d
 
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop in this thread while it runs,
+# which breaks Django's async_to_sync in the tests that come after the browser ones.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
