@@ -99,7 +99,7 @@ class SourceRecordAdmin(ReadOnlyAdmin):
             obj._viewer = _Viewer(_actor(request), not user_sees_personal_data(request.user))
         return obj
 
-    @admin.display(description="Personal data (audited; masked unless DPO or admin)")
+    @admin.display(description=_("Personal data (audited; masked unless DPO or admin)"))
     def personal_data(self, obj: SourceRecord) -> str:
         # The theme renders a read-only field more than once per page: one view, one audit.
         if getattr(obj, "_personal_html", None) is not None:
@@ -136,19 +136,19 @@ class ProfileAdmin(ProfileIdentityMixin, ReadOnlyAdmin):
     def has_dpo_permission(self, request: HttpRequest) -> bool:
         return is_dpo(request.user)
 
-    @admin.action(description="Restrict processing (GDPR Art. 18)", permissions=["dpo"])
+    @admin.action(description=_("Restrict processing (GDPR Art. 18)"), permissions=["dpo"])
     def restrict_processing(self, request: HttpRequest, queryset: Any) -> Any:
         if not is_dpo(request.user):
             raise PermissionDenied
         return restriction_action(self, request, queryset, actor=_actor(request), lift=False)
 
-    @admin.action(description="Lift restriction", permissions=["dpo"])
+    @admin.action(description=_("Lift the restriction"), permissions=["dpo"])
     def lift_restriction(self, request: HttpRequest, queryset: Any) -> Any:
         if not is_dpo(request.user):
             raise PermissionDenied
         return restriction_action(self, request, queryset, actor=_actor(request), lift=True)
 
-    @admin.action(description="Erase (GDPR Art. 17)", permissions=["dpo"])
+    @admin.action(description=_("Erase (GDPR Art. 17)"), permissions=["dpo"])
     def erase_subjects(self, request: HttpRequest, queryset: Any) -> Any:
         if not is_dpo(request.user):
             raise PermissionDenied
@@ -257,7 +257,7 @@ class AuditEventAdmin(DpoListToolsMixin, ReadOnlyAdmin):
 
 class ApiKeyForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
-        choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple
+        label=_("Scopes"), choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple
     )
 
     class Meta:
@@ -289,9 +289,9 @@ class ApiKeyAdmin(ModelAdmin):
             created_by=request.user, actor=_actor(request),
         )
         obj.pk = key.pk
-        messages.warning(request, f"API key (shown once, copy it now): {raw}")
+        messages.warning(request, _("API key (shown once, copy it now): %(key)s") % {"key": raw})
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description=_("Revoke selected keys"))
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
         for key in queryset.filter(revoked_at__isnull=True):
             api_key_revoke(key=key, actor=_actor(request))

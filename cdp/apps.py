@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CdpConfig(AppConfig):
     name = "cdp"
-    verbose_name = "CDP"
+    verbose_name = _("Customer data")
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in, user_login_failed

@@ -20,14 +20,18 @@ class Source(models.Model):
         NEWSLETTER = "newsletter", _("Newsletter")
         OTHER = "other", _("Other")
 
-    name = models.SlugField(max_length=64, unique=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
-    description = models.TextField(blank=True)
+    name = models.SlugField(max_length=64, unique=True, verbose_name=_("name"))
+    kind = models.CharField(
+        max_length=16, choices=Kind.choices, default=Kind.OTHER, verbose_name=_("kind"),
+    )
+    description = models.TextField(blank=True, verbose_name=_("description"))
     # Higher wins when the golden record chooses between sources.
-    priority = models.PositiveSmallIntegerField(default=100)
-    created_at = models.DateTimeField(auto_now_add=True)
+    priority = models.PositiveSmallIntegerField(default=100, verbose_name=_("priority"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("source")
+        verbose_name_plural = _("sources")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -37,15 +41,21 @@ class Source(models.Model):
 class Profile(models.Model):
     """A unified customer, known only by a random UUID."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("profile id"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     # GDPR Art. 18: data kept, but the profile is used for nothing (no segment, no sync).
-    restricted_at = models.DateTimeField(null=True, blank=True)
+    restricted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("restricted since"))
     # Why processing is restricted (a request, or a match with an erased subject).
-    restriction_reason = models.CharField(max_length=300, blank=True, db_default="")
+    restriction_reason = models.CharField(
+        max_length=300, blank=True, db_default="", verbose_name=_("restriction reason"),
+    )
 
     class Meta:
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -82,7 +92,8 @@ class SuppressedIdentity(models.Model):
     )
 
     class Meta:
-        verbose_name_plural = "suppressed identities"
+        verbose_name = _("suppressed identity")
+        verbose_name_plural = _("suppressed identities")
         constraints = [
             models.UniqueConstraint(fields=["bidx", "kind"], name="suppressed_identity_once")
         ]
@@ -96,10 +107,13 @@ class SourceRecord(models.Model):
 
     # Indexed by the (source, external_id) unique constraint; no separate index.
     source = models.ForeignKey(
-        Source, on_delete=models.PROTECT, related_name="records", db_index=False
+        Source, on_delete=models.PROTECT, related_name="records", db_index=False,
+        verbose_name=_("source")
     )
-    external_id = models.CharField(max_length=255)
-    profile = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="records")
+    external_id = models.CharField(max_length=255, verbose_name=_("external id"))
+    profile = models.ForeignKey(
+        Profile, on_delete=models.PROTECT, related_name="records", verbose_name=_("profile"),
+    )
 
     first_name_enc = models.BinaryField(null=True)
     last_name_enc = models.BinaryField(null=True)
@@ -119,19 +133,21 @@ class SourceRecord(models.Model):
     phone_bidx = models.CharField(max_length=64, null=True)
     customer_id_bidx = models.CharField(max_length=64, null=True)
 
-    postcode = models.CharField(max_length=20, null=True, blank=True)
-    city = models.CharField(max_length=120, null=True, blank=True)
-    region = models.CharField(max_length=120, null=True, blank=True)
-    country = models.CharField(max_length=64, null=True, blank=True)
-    company = models.CharField(max_length=200, null=True, blank=True)
+    postcode = models.CharField(max_length=20, null=True, blank=True, verbose_name=_("postcode"))
+    city = models.CharField(max_length=120, null=True, blank=True, verbose_name=_("city"))
+    region = models.CharField(max_length=120, null=True, blank=True, verbose_name=_("region"))
+    country = models.CharField(max_length=64, null=True, blank=True, verbose_name=_("country"))
+    company = models.CharField(max_length=200, null=True, blank=True, verbose_name=_("company"))
 
-    attributes = models.JSONField(default=dict, blank=True)
+    attributes = models.JSONField(default=dict, blank=True, verbose_name=_("attributes"))
     # Created from an event naming someone no record described yet.
-    implicit = models.BooleanField(default=False)
-    received_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
+    implicit = models.BooleanField(default=False, verbose_name=_("implicit (from an event)"))
+    received_at = models.DateTimeField(verbose_name=_("received at"))
+    updated_at = models.DateTimeField(verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("source record")
+        verbose_name_plural = _("source records")
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "external_id"], name="sourcerecord_source_external_id"
@@ -152,22 +168,29 @@ class Event(models.Model):
 
     # source and profile are covered by the composite unique constraint and index below.
     source = models.ForeignKey(
-        Source, on_delete=models.PROTECT, related_name="events", db_index=False
+        Source, on_delete=models.PROTECT, related_name="events", db_index=False,
+        verbose_name=_("source")
     )
-    event_id = models.CharField(max_length=200)
+    event_id = models.CharField(max_length=200, verbose_name=_("event id"))
     profile = models.ForeignKey(
-        Profile, on_delete=models.CASCADE, related_name="events", db_index=False
+        Profile, on_delete=models.CASCADE, related_name="events", db_index=False,
+        verbose_name=_("profile")
     )
     record = models.ForeignKey(
-        SourceRecord, on_delete=models.SET_NULL, null=True, related_name="events"
+        SourceRecord, on_delete=models.SET_NULL, null=True, related_name="events",
+        verbose_name=_("source record")
     )
-    type = models.CharField(max_length=64)
-    occurred_at = models.DateTimeField()
-    value = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
-    properties = models.JSONField(default=dict, blank=True)
-    received_at = models.DateTimeField()
+    type = models.CharField(max_length=64, verbose_name=_("type"))
+    occurred_at = models.DateTimeField(verbose_name=_("occurred at"))
+    value = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True, verbose_name=_("value"),
+    )
+    properties = models.JSONField(default=dict, blank=True, verbose_name=_("properties"))
+    received_at = models.DateTimeField(verbose_name=_("received at"))
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         constraints = [
             models.UniqueConstraint(fields=["source", "event_id"], name="event_source_event_id")
         ]
@@ -188,12 +211,14 @@ class Event(models.Model):
 class Purpose(models.Model):
     """A processing purpose consent is asked for (data, not code)."""
 
-    slug = models.SlugField(max_length=64, primary_key=True)
-    name = models.CharField(max_length=120)
-    description = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    slug = models.SlugField(max_length=64, primary_key=True, verbose_name=_("identifier"))
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("purpose")
+        verbose_name_plural = _("purposes")
         ordering = ["slug"]
 
     def __str__(self) -> str:
@@ -209,25 +234,35 @@ class ConsentEntry(models.Model):
         DENIED = "denied", _("Denied")
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="consents")
-    record = models.ForeignKey(SourceRecord, on_delete=models.SET_NULL, null=True, blank=True)
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, null=True, blank=True)
-    purpose = models.SlugField(max_length=64)
-    status = models.CharField(max_length=16, choices=Status.choices)
-    lawful_basis = models.CharField(max_length=32, default="consent")
-    channel = models.CharField(max_length=32, blank=True)
-    notice_version = models.CharField(max_length=32, blank=True)
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="consents", verbose_name=_("profile"),
+    )
+    record = models.ForeignKey(
+        SourceRecord, on_delete=models.SET_NULL, null=True, blank=True,
+        verbose_name=_("source record"),
+    )
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("source"),
+    )
+    purpose = models.SlugField(max_length=64, verbose_name=_("purpose"))
+    status = models.CharField(max_length=16, choices=Status.choices, verbose_name=_("status"))
+    lawful_basis = models.CharField(
+        max_length=32, default="consent", verbose_name=_("lawful basis"),
+    )
+    channel = models.CharField(max_length=32, blank=True, verbose_name=_("channel"))
+    notice_version = models.CharField(max_length=32, blank=True, verbose_name=_("notice version"))
     # SHA-256 of the notice text the person saw.
-    notice_hash = models.CharField(max_length=64, blank=True)
+    notice_hash = models.CharField(max_length=64, blank=True, verbose_name=_("notice hash"))
     # Form or campaign id; IP address and user agent only as keyed hashes.
-    evidence = models.JSONField(default=dict, blank=True)
-    captured_at = models.DateTimeField()
-    recorded_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    recorded_by = models.CharField(max_length=150, blank=True)
+    evidence = models.JSONField(default=dict, blank=True, verbose_name=_("evidence"))
+    captured_at = models.DateTimeField(verbose_name=_("captured at"))
+    recorded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("recorded at"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
+    recorded_by = models.CharField(max_length=150, blank=True, verbose_name=_("recorded by"))
 
     class Meta:
-        verbose_name_plural = "consent entries"
+        verbose_name = _("consent entry")
+        verbose_name_plural = _("consent entries")
         constraints = [
             # A resent entry is not recorded twice. Its index (profile, purpose,
             # captured_at first) also serves "the latest entry per purpose". The record
@@ -257,22 +292,26 @@ class ApiKey(models.Model):
         DPO = "dpo", _("Data protection officer")
         ADMIN = "admin", _("Administration")
 
-    name = models.CharField(max_length=100, unique=True)
-    prefix = models.CharField(max_length=16, unique=True, editable=False)
-    key_hash = models.CharField(max_length=64, editable=False)
-    scopes = models.JSONField(default=list)
+    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    prefix = models.CharField(max_length=16, unique=True, editable=False, verbose_name=_("prefix"))
+    key_hash = models.CharField(max_length=64, editable=False, verbose_name=_("key hash"))
+    scopes = models.JSONField(default=list, verbose_name=_("scopes"))
     # Empty means the default rate (settings REST_FRAMEWORK throttle "api_key").
-    rate = models.CharField(max_length=20, blank=True, help_text=_("e.g. 1000/min"))
-    created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    rate = models.CharField(
+        max_length=20, blank=True, help_text=_("e.g. 1000/min"), verbose_name=_("rate limit"),
     )
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        verbose_name=_("created by")
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
 
     class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
         ordering = ["name"]
-        verbose_name = "API key"
 
     def __str__(self) -> str:
         return self.name
@@ -286,22 +325,26 @@ class AuditEvent(models.Model):
     DELETE except for the chained retention purge) and hash-chained: row_hash is
     SHA-256(prev_hash + canonical content), so any edited or removed row is detectable."""
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.CharField(max_length=150)
-    action = models.CharField(max_length=64)
-    object_type = models.CharField(max_length=64, blank=True)
-    object_id = models.CharField(max_length=64, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("date"))
+    actor = models.CharField(max_length=150, verbose_name=_("actor"))
+    action = models.CharField(max_length=64, verbose_name=_("action"))
+    object_type = models.CharField(max_length=64, blank=True, verbose_name=_("object type"))
+    object_id = models.CharField(max_length=64, blank=True, verbose_name=_("object ID"))
     # The subject, by pseudonymous profile id only.
-    profile_id = models.UUIDField(null=True, blank=True, db_index=True)
-    details = models.JSONField(default=dict, blank=True)
-    reason = models.CharField(max_length=300, blank=True)
-    request_id = models.CharField(max_length=64, blank=True)
+    profile_id = models.UUIDField(
+        null=True, blank=True, db_index=True, verbose_name=_("profile id"),
+    )
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
+    reason = models.CharField(max_length=300, blank=True, verbose_name=_("reason"))
+    request_id = models.CharField(max_length=64, blank=True, verbose_name=_("request id"))
     # Truncated client IP (IPv4 /24, IPv6 /48), never the full address.
-    ip_prefix = models.CharField(max_length=50, blank=True)
-    prev_hash = models.CharField(max_length=64, blank=True)
-    row_hash = models.CharField(max_length=64, blank=True)
+    ip_prefix = models.CharField(max_length=50, blank=True, verbose_name=_("IP prefix"))
+    prev_hash = models.CharField(max_length=64, blank=True, verbose_name=_("previous hash"))
+    row_hash = models.CharField(max_length=64, blank=True, verbose_name=_("row hash"))
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit log")
         ordering = ["-at"]
         # The DPO pages ask "the latest rows of this action" (last chain check, last
         # retention runs, the action filter) without scanning the whole log.
@@ -319,18 +362,20 @@ class SubjectRequest(models.Model):
         ERASURE = "erasure", _("Erasure")
         RESTRICTION = "restriction", _("Restriction")
 
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
     # How the subject was designated ("profile", "email", "phone"), never the value.
-    identified_by = models.CharField(max_length=16)
+    identified_by = models.CharField(max_length=16, verbose_name=_("identified by"))
     # Pseudonymous ids of the profiles found (kept even if a profile is later erased).
-    profile_ids = models.JSONField(default=list)
-    received_at = models.DateTimeField()
-    answered_at = models.DateTimeField(null=True, blank=True)
-    handled_by = models.CharField(max_length=150)
-    reason = models.CharField(max_length=300, blank=True)
-    summary = models.JSONField(default=dict, blank=True)
+    profile_ids = models.JSONField(default=list, verbose_name=_("profile ids"))
+    received_at = models.DateTimeField(verbose_name=_("received at"))
+    answered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("answered at"))
+    handled_by = models.CharField(max_length=150, verbose_name=_("handled by"))
+    reason = models.CharField(max_length=300, blank=True, verbose_name=_("reason"))
+    summary = models.JSONField(default=dict, blank=True, verbose_name=_("summary"))
 
     class Meta:
+        verbose_name = _("subject request")
+        verbose_name_plural = _("subject requests")
         ordering = ["-received_at"]
 
     def __str__(self) -> str:

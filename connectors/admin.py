@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from cdp.admin import ReadOnlyAdmin, is_dpo
@@ -34,6 +35,12 @@ from connectors.services import (
 from connectors.ui.views import admin_urls, page_url
 
 CREDENTIAL_NAMES = sorted({name for names in CREDENTIALS.values() for name in names})
+# How the credential inputs are labelled (by credential name; others: the name itself).
+CREDENTIAL_LABELS = {
+    "api_key": _("API key"), "secret": _("signing secret"), "access_token": _("access token"),
+    "client_id": _("client id"), "client_secret": _("client secret"),
+    "refresh_token": _("refresh token"),
+}
 
 
 def _actor(request: HttpRequest) -> str:
@@ -81,10 +88,10 @@ def _credential_inputs() -> dict[str, forms.Field]:
     for name in CREDENTIAL_NAMES:
         kinds = ", ".join(k for k, names in CREDENTIALS.items() if name in names)
         fields[_credential_field(name)] = forms.CharField(
-            required=False, label=name.replace("_", " "),
+            required=False, label=capfirst(CREDENTIAL_LABELS.get(name, name.replace("_", " "))),
             widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-            help_text=f"For {kinds}. Write-only: never shown again; blank keeps the current "
-                      f"one.")
+            help_text=format_lazy(_("For {kinds}. Write-only: never shown again; blank keeps "
+                                    "the current one."), kinds=kinds))
     return fields
 
 
@@ -120,9 +127,9 @@ class DestinationAdmin(RoleGuardedAdmin):
         return [
             (None, {"fields": ["name", "kind", "purpose", "base_url", "field_mapping",
                                "enabled"]}),
-            ("Credentials (write-only)", {"fields": secrets}),
-            ("Limits (blank: the vendor's)", {"fields": [*LIMITS, "effective_limits"]}),
-            ("Dates", {"fields": ["created_at", "updated_at"]}),
+            (_("Credentials (write-only)"), {"fields": secrets}),
+            (_("Limits (blank: the vendor's)"), {"fields": [*LIMITS, "effective_limits"]}),
+            (_("Dates"), {"fields": ["created_at", "updated_at"]}),
         ]
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
@@ -131,12 +138,12 @@ class DestinationAdmin(RoleGuardedAdmin):
             obj._webhook_root = request.build_absolute_uri("/").rstrip("/")
         return obj
 
-    @admin.display(description="credentials held")
+    @admin.display(description=_("credentials held"))
     def credentials_held(self, obj: Destination) -> str:
-        return ", ".join(destination_credentials_set(obj)) or "none"
+        return ", ".join(destination_credentials_set(obj)) or str(_("none"))
 
-    @admin.display(description="opt-out webhook URL (Mailchimp: Audience > Settings > "
-                               "Webhooks; unsubscribes and cleaned)")
+    @admin.display(description=_("opt-out webhook URL (Mailchimp: Audience > Settings > "
+                                 "Webhooks; unsubscribes and cleaned)"))
     def inbound_webhook(self, obj: Destination) -> str:
         root = getattr(obj, "_webhook_root", None)
         if root is None or obj.kind != Destination.Kind.MAILCHIMP or not obj.pk:
@@ -144,13 +151,14 @@ class DestinationAdmin(RoleGuardedAdmin):
         path = reverse("destination-webhook-mailchimp", args=[obj.pk])
         return f"{root}{path}?token={obj.inbound_token}"
 
-    @admin.display(description="limits in use")
+    @admin.display(description=_("limits in use"))
     def effective_limits(self, obj: Destination) -> str:
         if not obj.kind:
             return "-"
         limits = limits_for(obj)
-        rate = f"{limits.rate_per_s:g}/s" if limits.rate_per_s else "no rate limit"
-        return (f"{rate}, {limits.concurrency} at once, batches of {limits.batch_size}")
+        rate = f"{limits.rate_per_s:g}/s" if limits.rate_per_s else str(_("no rate limit"))
+        return _("%(rate)s, %(concurrency)s at once, batches of %(batch)s") % {
+            "rate": rate, "concurrency": limits.concurrency, "batch": limits.batch_size}
 
     def save_model(self, request: HttpRequest, obj: Destination, form: Any, change: bool) -> None:
         data = form.cleaned_data
@@ -239,7 +247,7 @@ class AudienceSyncAdmin(RoleGuardedAdmin):
                   mode=data["mode"], schedule=data.get("schedule") or "",
                   enabled=data.get("enabled", True))
 
-    @admin.action(description="Run now", permissions=["change"])
+    @admin.action(description=_("Sync now"), permissions=["change"])
     def run_now(self, request: HttpRequest, queryset: Any) -> None:
         queued = 0
         for sync in queryset.select_related("destination"):
@@ -247,15 +255,18 @@ class AudienceSyncAdmin(RoleGuardedAdmin):
                 sync_run_request(actor=_actor(request), sync=sync)
                 queued += 1
             except Invalid as exc:
-                self.message_user(request, f"sync {sync.pk}: {exc.message}", messages.WARNING)
+                self.message_user(request, _("sync %(id)s: %(message)s")
+                                  % {"id": sync.pk, "message": exc.message}, messages.WARNING)
         if queued:
-            self.message_user(request, f"{queued} sync run(s) queued", messages.SUCCESS)
+            self.message_user(request, _("%(n)s sync run(s) queued") % {"n": queued},
+                              messages.SUCCESS)
 
-    @admin.action(description="Stop syncing (disable)", permissions=["change"])
+    @admin.action(description=_("Stop syncing (disable)"), permissions=["change"])
     def stop_syncing(self, request: HttpRequest, queryset: Any) -> None:
         for sync in queryset:
             sync_delete(actor=_actor(request), sync=sync)
-        self.message_user(request, f"{queryset.count()} sync(s) disabled", messages.SUCCESS)
+        self.message_user(request, _("%(n)s sync(s) disabled") % {"n": queryset.count()},
+                          messages.SUCCESS)
 
 
 @admin.register(SyncRun)
@@ -299,10 +310,11 @@ class ErasureDeliveryAdmin(ReadOnlyAdmin):
         response["Content-Disposition"] = f'attachment; filename="erasure-deliveries.{fmt}"'
         return response
 
-    @admin.action(description="Export selected as CSV (erasure proof)", permissions=["dpo"])
+    @admin.action(description=_("Export selected as CSV (erasure proof)"), permissions=["dpo"])
     def export_csv(self, request: HttpRequest, queryset: Any) -> HttpResponseBase:
         return self._export(request, queryset, "csv")
 
-    @admin.action(description="Export selected as JSON (erasure proof)", permissions=["dpo"])
+    @admin.action(description=_("Export selected as JSON (erasure proof)"),
+                  permissions=["dpo"])
     def export_json(self, request: HttpRequest, queryset: Any) -> HttpResponseBase:
         return self._export(request, queryset, "json")

@@ -1,8 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ConnectorsConfig(AppConfig):
     name = "connectors"
+    verbose_name = _("Connectors")
 
     def ready(self) -> None:
         # Imported here: receivers import tasks and models, which need a ready registry.

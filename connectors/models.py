@@ -23,30 +23,38 @@ class Destination(models.Model):
         SALESFORCE = "salesforce", "Salesforce"
         WEBHOOK = "webhook", _("Webhook")
 
-    name = models.SlugField(max_length=64, unique=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.SlugField(max_length=64, unique=True, verbose_name=_("name"))
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
     # "" = the vendor's; may hold "{dc}" (Mailchimp data center, taken from the API key).
-    base_url = models.CharField(max_length=300, blank=True)
+    base_url = models.CharField(max_length=300, blank=True, verbose_name=_("base URL"))
     # JSON of the secrets (API key, webhook signing secret), AES-GCM under the master key.
     credentials_enc = models.BinaryField(null=True, editable=False)
     # Vendor field -> profile field ("first_name") or trait ("traits.revenue_total").
-    field_mapping = models.JSONField(default=dict, blank=True)
-    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
+    field_mapping = models.JSONField(default=dict, blank=True, verbose_name=_("field mapping"))
+    purpose = models.ForeignKey(
+        Purpose, on_delete=models.PROTECT, related_name="+", verbose_name=_("purpose"),
+    )
     # Empty = the vendor's documented limits (connectors.registry).
-    rate_per_s = models.FloatField(null=True, blank=True)
-    max_concurrency = models.PositiveSmallIntegerField(null=True, blank=True)
-    batch_size = models.PositiveIntegerField(null=True, blank=True)
-    timeout_s = models.FloatField(default=30)
-    max_retries = models.PositiveSmallIntegerField(default=6)
+    rate_per_s = models.FloatField(null=True, blank=True, verbose_name=_("requests per second"))
+    max_concurrency = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("concurrent requests"),
+    )
+    batch_size = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("batch size"))
+    timeout_s = models.FloatField(default=30, verbose_name=_("timeout (seconds)"))
+    max_retries = models.PositiveSmallIntegerField(default=6, verbose_name=_("maximum retries"))
     # A run whose share of failed members is above this is flagged.
-    failure_threshold = models.FloatField(default=0.05)
+    failure_threshold = models.FloatField(default=0.05, verbose_name=_("failure threshold"))
     # Opt-out webhooks from the vendor must carry this token (random, shown in admin).
-    inbound_token = models.CharField(max_length=64, blank=True, editable=False)
-    enabled = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    inbound_token = models.CharField(
+        max_length=64, blank=True, editable=False, verbose_name=_("inbound token"),
+    )
+    enabled = models.BooleanField(default=True, verbose_name=_("enabled"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("destination")
+        verbose_name_plural = _("destinations")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -62,19 +70,27 @@ class AudienceSync(models.Model):
         # The container holds exactly the audience: strangers in it are taken out too.
         MIRROR = "mirror", _("Mirror")
 
-    segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="syncs")
-    destination = models.ForeignKey(Destination, on_delete=models.PROTECT, related_name="syncs")
-    mode = models.CharField(max_length=24, choices=Mode.choices, default=Mode.UPSERT_AND_REMOVE)
+    segment = models.ForeignKey(
+        Segment, on_delete=models.PROTECT, related_name="syncs", verbose_name=_("segment"),
+    )
+    destination = models.ForeignKey(
+        Destination, on_delete=models.PROTECT, related_name="syncs", verbose_name=_("destination"),
+    )
+    mode = models.CharField(
+        max_length=24, choices=Mode.choices, default=Mode.UPSERT_AND_REMOVE, verbose_name=_("mode"),
+    )
     # Mailchimp: {"list_id": "...", "tag": "cdp:vip"}; HubSpot: {"list_id": "..."} or
     # {"list_name": "..."}; Salesforce: {"campaign_id": "..."}; webhook: {"url": "..."}.
-    container = models.JSONField(default=dict)
+    container = models.JSONField(default=dict, verbose_name=_("container"))
     # Cron (minute hour day month weekday), Europe/Paris; "" = on changes and nightly only.
-    schedule = models.CharField(max_length=100, blank=True, default="")
-    enabled = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_run_at = models.DateTimeField(null=True, blank=True)
+    schedule = models.CharField(max_length=100, blank=True, default="", verbose_name=_("schedule"))
+    enabled = models.BooleanField(default=True, verbose_name=_("enabled"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    last_run_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last run at"))
 
     class Meta:
+        verbose_name = _("audience sync")
+        verbose_name_plural = _("audience syncs")
         ordering = ["pk"]
 
     def __str__(self) -> str:
@@ -108,6 +124,8 @@ class SyncMember(models.Model):
     updated_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("sync member")
+        verbose_name_plural = _("sync members")
         constraints = [
             models.UniqueConstraint(fields=["sync", "profile_id"], name="syncmember_once")
         ]
@@ -131,32 +149,43 @@ class SyncRun(models.Model):
         NIGHTLY = "nightly", _("Nightly reconciliation")
         PRIVACY = "privacy", _("Withdrawal, restriction or erasure")
 
-    sync = models.ForeignKey(AudienceSync, on_delete=models.CASCADE, related_name="runs")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
-    trigger = models.CharField(max_length=16, choices=Trigger.choices)
-    started_at = models.DateTimeField()
-    heartbeat_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    added = models.PositiveIntegerField(default=0)
-    updated = models.PositiveIntegerField(default=0)
-    removed = models.PositiveIntegerField(default=0)
-    unchanged = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    skipped_consent = models.PositiveIntegerField(default=0)
+    sync = models.ForeignKey(
+        AudienceSync, on_delete=models.CASCADE, related_name="runs",
+        verbose_name=_("audience sync"),
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.RUNNING, verbose_name=_("status"),
+    )
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, verbose_name=_("trigger"))
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    heartbeat_at = models.DateTimeField(verbose_name=_("heartbeat at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    added = models.PositiveIntegerField(default=0, verbose_name=_("added"))
+    updated = models.PositiveIntegerField(default=0, verbose_name=_("updated"))
+    removed = models.PositiveIntegerField(default=0, verbose_name=_("removed"))
+    unchanged = models.PositiveIntegerField(default=0, verbose_name=_("unchanged"))
+    failed = models.PositiveIntegerField(default=0, verbose_name=_("failed"))
+    skipped_consent = models.PositiveIntegerField(default=0, verbose_name=_("skipped (consent)"))
     # Members the destination cannot take (no email for an email tool).
-    skipped_unreachable = models.PositiveIntegerField(default=0)
+    skipped_unreachable = models.PositiveIntegerField(
+        default=0, verbose_name=_("skipped (unreachable)"),
+    )
     # Differences the nightly read-back found and repaired; opt-outs brought back.
-    repaired = models.PositiveIntegerField(default=0)
-    opt_outs = models.PositiveIntegerField(default=0)
-    api_calls = models.PositiveIntegerField(default=0)
-    write_calls = models.PositiveIntegerField(default=0)
-    retries = models.PositiveIntegerField(default=0)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    failure_rate = models.FloatField(null=True, blank=True)
-    flagged = models.BooleanField(default=False)
-    error = models.TextField(blank=True)
+    repaired = models.PositiveIntegerField(default=0, verbose_name=_("repaired"))
+    opt_outs = models.PositiveIntegerField(default=0, verbose_name=_("opt-outs"))
+    api_calls = models.PositiveIntegerField(default=0, verbose_name=_("API calls"))
+    write_calls = models.PositiveIntegerField(default=0, verbose_name=_("write calls"))
+    retries = models.PositiveIntegerField(default=0, verbose_name=_("retries"))
+    duration_ms = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("duration (ms)"),
+    )
+    failure_rate = models.FloatField(null=True, blank=True, verbose_name=_("failure rate"))
+    flagged = models.BooleanField(default=False, verbose_name=_("flagged"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
 
     class Meta:
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
         ordering = ["-started_at"]
         constraints = [
             models.UniqueConstraint(
@@ -180,24 +209,31 @@ class ErasureDelivery(models.Model):
     request = models.ForeignKey(
         SubjectRequest, on_delete=models.PROTECT, null=True, blank=True,
         related_name="deliveries",
+        verbose_name=_("subject request"),
     )
     destination = models.ForeignKey(
-        Destination, on_delete=models.PROTECT, related_name="erasures"
+        Destination, on_delete=models.PROTECT, related_name="erasures",
+        verbose_name=_("destination")
     )
-    profile_id = models.UUIDField()
+    profile_id = models.UUIDField(verbose_name=_("profile id"))
     # Where the person is at the vendor: Mailchimp list id + subscriber hash, etc.
-    container = models.JSONField(default=dict)
-    remote_id = models.CharField(max_length=64)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
+    container = models.JSONField(default=dict, verbose_name=_("container"))
+    remote_id = models.CharField(max_length=64, verbose_name=_("vendor id"))
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"),
+    )
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
     # What the vendor answered (status code and title; never personal data).
-    vendor_response = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
-    done_at = models.DateTimeField(null=True, blank=True)
+    vendor_response = models.CharField(
+        max_length=300, blank=True, verbose_name=_("vendor response"),
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    updated_at = models.DateTimeField(verbose_name=_("updated at"))
+    done_at = models.DateTimeField(null=True, blank=True, verbose_name=_("done at"))
 
     class Meta:
-        verbose_name_plural = "erasure deliveries"
+        verbose_name = _("erasure delivery")
+        verbose_name_plural = _("erasure deliveries")
         constraints = [
             models.UniqueConstraint(
                 fields=["destination", "remote_id", "profile_id", "request"],

@@ -12,17 +12,19 @@ from cdp.models import Profile, SourceRecord
 class IdentityModel(models.Model):
     """One trained Splink model (its JSON), with what it was trained on and how."""
 
-    version = models.PositiveIntegerField(unique=True)
-    trained_at = models.DateTimeField()
-    record_count = models.PositiveIntegerField()
+    version = models.PositiveIntegerField(unique=True, verbose_name=_("version"))
+    trained_at = models.DateTimeField(verbose_name=_("trained at"))
+    record_count = models.PositiveIntegerField(verbose_name=_("record count"))
     # Splink's model dict (settings with the trained m/u and prior).
-    splink_model = models.JSONField()
+    splink_model = models.JSONField(verbose_name=_("Splink model"))
     # Training report: durations, parameters; charts as self-contained HTML by name.
-    report = models.JSONField(default=dict, blank=True)
-    charts = models.JSONField(default=dict, blank=True)
-    active = models.BooleanField(default=False)
+    report = models.JSONField(default=dict, blank=True, verbose_name=_("report"))
+    charts = models.JSONField(default=dict, blank=True, verbose_name=_("charts"))
+    active = models.BooleanField(default=False, verbose_name=_("active"))
 
     class Meta:
+        verbose_name = _("identity model")
+        verbose_name_plural = _("identity models")
         ordering = ["-version"]
         constraints = [
             models.UniqueConstraint(fields=["active"], condition=Q(active=True),
@@ -46,18 +48,28 @@ class MatchReview(models.Model):
         REJECTED = "rejected", _("Different people")
 
     # record_a.pk < record_b.pk, so a pair is stored once.
-    record_a = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+")
-    record_b = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+")
-    probability = models.FloatField()
+    record_a = models.ForeignKey(
+        SourceRecord, on_delete=models.CASCADE, related_name="+", verbose_name=_("record A"),
+    )
+    record_b = models.ForeignKey(
+        SourceRecord, on_delete=models.CASCADE, related_name="+", verbose_name=_("record B"),
+    )
+    probability = models.FloatField(verbose_name=_("probability"))
     # Per comparison: level label and match weight (Splink's waterfall), no values.
-    explanation = models.JSONField(default=list, blank=True)
-    model_version = models.PositiveIntegerField(null=True, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    created_at = models.DateTimeField()
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.CharField(max_length=150, blank=True)
+    explanation = models.JSONField(default=list, blank=True, verbose_name=_("explanation"))
+    model_version = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("model version"),
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"),
+    )
+    created_at = models.DateTimeField(verbose_name=_("queued at"))
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    decided_by = models.CharField(max_length=150, blank=True, verbose_name=_("decided by"))
 
     class Meta:
+        verbose_name = _("match review")
+        verbose_name_plural = _("review queue")
         constraints = [
             models.UniqueConstraint(fields=["record_a", "record_b"], name="matchreview_once"),
             models.CheckConstraint(condition=Q(record_a__lt=F("record_b")),
@@ -93,18 +105,20 @@ class IdentityEvent(models.Model):
         UNMERGE = "unmerge", _("Unmerged by a person")
         MOVE = "move", _("Records moved")
 
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    profile_id = models.UUIDField(db_index=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    profile_id = models.UUIDField(db_index=True, verbose_name=_("profile id"))
     # The other profile involved (merged into / split from).
-    other_profile_id = models.UUIDField(null=True, blank=True)
-    record_ids = models.JSONField(default=list)
+    other_profile_id = models.UUIDField(null=True, blank=True, verbose_name=_("other profile id"))
+    record_ids = models.JSONField(default=list, verbose_name=_("record ids"))
     # Why: the rule ("deterministic:email", "model:v3", "review", "unmerge") and score.
-    rule = models.CharField(max_length=64)
-    score = models.FloatField(null=True, blank=True)
-    actor = models.CharField(max_length=150)
-    at = models.DateTimeField()
+    rule = models.CharField(max_length=64, verbose_name=_("rule"))
+    score = models.FloatField(null=True, blank=True, verbose_name=_("score"))
+    actor = models.CharField(max_length=150, verbose_name=_("actor"))
+    at = models.DateTimeField(verbose_name=_("date"))
 
     class Meta:
+        verbose_name = _("identity event")
+        verbose_name_plural = _("identity events")
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
@@ -127,12 +141,14 @@ class IdentifierFlag(models.Model):
     """A strong identifier value shared by too many records (a shop's phone number):
     ignored as a linking key. Blind index only."""
 
-    kind = models.CharField(max_length=16)
-    bidx = models.CharField(max_length=64)
-    record_count = models.PositiveIntegerField()
-    flagged_at = models.DateTimeField()
+    kind = models.CharField(max_length=16, verbose_name=_("kind"))
+    bidx = models.CharField(max_length=64, verbose_name=_("blind index"))
+    record_count = models.PositiveIntegerField(verbose_name=_("record count"))
+    flagged_at = models.DateTimeField(verbose_name=_("flagged at"))
 
     class Meta:
+        verbose_name = _("flagged identifier")
+        verbose_name_plural = _("flagged identifiers")
         constraints = [models.UniqueConstraint(fields=["kind", "bidx"],
                                                name="identifierflag_once")]
 
@@ -148,6 +164,10 @@ class GoldenRecord(models.Model):
                                    related_name="golden")
     sources = models.JSONField(default=dict)  # field -> source record id
     computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("golden record")
+        verbose_name_plural = _("golden records")
 
     def __str__(self) -> str:
         return f"golden {self.profile_id}"
@@ -177,9 +197,12 @@ class BlockingKey(models.Model):
     # foreign key to check per row; deleting a record through the ORM still cascades.
     record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+",
                                db_index=False, db_constraint=False)
-    key = models.CharField(max_length=24, db_index=True)
+    key = models.CharField(max_length=24)
 
     class Meta:
+        # Looked up by equality only: a plain btree (db_index would add a LIKE index too,
+        # built for nothing by every full run).
+        indexes = [models.Index(fields=["key"], name="blockingkey_key")]
         constraints = [models.UniqueConstraint(fields=["record", "key"],
                                                name="blockingkey_once")]
 

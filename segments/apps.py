@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 from cdp.signals import (
     consent_changed,
@@ -11,6 +12,7 @@ from cdp.signals import (
 
 class SegmentsConfig(AppConfig):
     name = "segments"
+    verbose_name = _("Segments")
 
     def ready(self) -> None:
         # Imported here: the receivers import tasks and models, which need a ready registry.

@@ -24,10 +24,11 @@ class SegmentModelForm(forms.ModelForm):
         fields = ["name", "slug", "description", "kind", "algorithm", "features", "params",
                   "population", "requires_consent", "train_schedule", "enabled"]
         help_texts = {
-            "features": 'e.g. {"traits": ["purchase_count", "avg_basket"], "attributes": '
-                        '["region"], "scaling": "standard", "log": true}',
-            "params": "training knobs; empty for the defaults (see README)",
-            "population": "clustering only: a rule tree of who is clustered, {} for everyone",
+            "features": _('e.g. {"traits": ["purchase_count", "avg_basket"], "attributes": '
+                          '["region"], "scaling": "standard", "log": true}'),
+            "params": _("training knobs; empty for the defaults (see README)"),
+            "population": _("clustering only: a rule tree of who is clustered, {} for "
+                            "everyone"),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -65,7 +66,7 @@ class VersionInline(TabularInline):
     show_change_link = True
     ordering = ["-number"]
 
-    @admin.display(description="metrics")
+    @admin.display(description=_("metrics"))
     def headline(self, version: ModelVersion) -> str:
         return headline(version)
 
@@ -90,7 +91,7 @@ class SegmentModelAdmin(ModelAdmin):
     inlines = [VersionInline]
     actions = ["train_now", "score_now"]
 
-    @admin.display(description="active version")
+    @admin.display(description=_("active version"))
     def active(self, model: SegmentModel) -> str:
         version = model.versions.filter(is_active=True).defer("artifact", "charts").first()
         return f"v{version.number}: {headline(version)}" if version else "-"
@@ -109,21 +110,23 @@ class SegmentModelAdmin(ModelAdmin):
             description=data.get("description", ""))
         obj.pk = saved.pk
 
-    @admin.action(description="Train a new version now")
+    @admin.action(description=_("Train a new version now"))
     def train_now(self, request: HttpRequest, queryset: Any) -> None:
         from segments.tasks import segment_model_train_task
 
         for model in queryset:
             segment_model_train_task.delay(model.pk, "manual")
-        self.message_user(request, f"{queryset.count()} model(s) queued for training")
+        self.message_user(request, _("%(n)s model(s) queued for training")
+                          % {"n": queryset.count()})
 
-    @admin.action(description="Score every profile now")
+    @admin.action(description=_("Score every profile now"))
     def score_now(self, request: HttpRequest, queryset: Any) -> None:
         from segments.tasks import segment_model_score_task
 
         for model in queryset:
             segment_model_score_task.delay(model.pk, "manual")
-        self.message_user(request, f"{queryset.count()} model(s) queued for scoring")
+        self.message_user(request, _("%(n)s model(s) queued for scoring")
+                          % {"n": queryset.count()})
 
 
 class ScoringRunInline(TabularInline):
@@ -137,6 +140,9 @@ class ScoringRunInline(TabularInline):
     ordering = ["-started_at"]
 
 
+# Column headers of a version's cluster table.
+CLUSTER_COLUMNS = (_("group"), _("name"), _("size"), _("share"), _("stands out by"),
+                   _("means (all)"))
 # Chart names (segments.ml.clustering / predictive) as people read them.
 CHART_TITLES = {
     "elbow": _("Elbow: inertia per number of groups"),
@@ -257,7 +263,7 @@ class ModelVersionAdmin(ModelAdmin):
     def clusters_(self, version: ModelVersion) -> SafeString:
         rows = []
         for cluster in version.clusters:
-            means = ", ".join(f"{f['feature']} {f['mean']} (all {f['overall']})"
+            means = ", ".join(f"{f['feature']} {f['mean']} ({f['overall']})"
                               for f in cluster["features"] if "mean" in f)
             rows.append((cluster["cluster"], version.cluster_names.get(str(cluster["cluster"]),
                                                                        ""),
@@ -265,9 +271,9 @@ class ModelVersionAdmin(ModelAdmin):
                          "; ".join(cluster["highlights"]), means))
         cell = "<td style='padding:4px 8px;vertical-align:top'>{}</td>"
         body = format_html_join("", "<tr>" + cell * 6 + "</tr>", rows)
-        head = "".join(f"<th style='padding:4px 8px;text-align:left'>{name}</th>" for name in
-                       ("cluster", "name", "size", "share", "stands out by", "means"))
-        return format_html("<table><tr>{}</tr>{}</table>", mark_safe(head), body)  # noqa: S308
+        head = format_html_join("", "<th style='padding:4px 8px;text-align:left'>{}</th>",
+                                ((name,) for name in CLUSTER_COLUMNS))
+        return format_html("<table><tr>{}</tr>{}</table>", head, body)
 
     def save_model(self, request: HttpRequest, obj: ModelVersion, form: Any,
                    change: bool) -> None:
@@ -280,11 +286,11 @@ class ModelVersionAdmin(ModelAdmin):
         except SegmentModelInvalid as exc:
             self.message_user(request, str(exc), messages.ERROR)
 
-    @admin.action(description="Make this version active (and score)")
+    @admin.action(description=_("Make this version active (and score)"))
     def activate(self, request: HttpRequest, queryset: Any) -> None:
         from segments.ml.registry import model_version_activate
 
         for version in queryset.filter(status=ModelVersion.Status.READY):
             model_version_activate(version=version,
                                    actor=f"user:{request.user.get_username()}")
-        self.message_user(request, "activated; scoring queued")
+        self.message_user(request, _("Activated; scoring queued."))

@@ -55,6 +55,6 @@ def test_api_key_created_in_admin_is_shown_once(staff_client):
     )
     shown = [str(m) for m in response.context["messages"]]
     key = ApiKey.objects.get(name="crm-sync")
-    raw = next(m.split(": ", 1)[1] for m in shown if "shown once" in m)
+    raw = next(m.split(": ", 1)[1] for m in shown if "affichée une seule fois" in m)
     assert raw.startswith(f"cdp_{key.prefix}_") and raw not in key.key_hash
     assert key.scopes == ["ingest"]

@@ -150,4 +150,4 @@ def test_admin_shows_models_versions_charts_and_clusters(
     assert client.get("/admin/segments/segmentmodel/").status_code == 200
     page = client.get(f"/admin/segments/modelversion/{version.pk}/change/")
     assert page.status_code == 200
-    assert b"<svg" in page.content and b"stands out by" in page.content
+    assert b"<svg" in page.content and b"se distingue par" in page.content
