@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from cdp.db import staged_table
 from cdp.fields import CLEAR_FIELDS, ENCRYPTED_FIELDS, INDEXED_FIELDS, bidx_column, enc_column
-from cdp.models import Source, SourceRecord
+from cdp.models import Profile, Source, SourceRecord
 from identity.models import GoldenRecord
 
 CHUNK = 5000
@@ -60,7 +60,7 @@ def golden_refresh(*, profile_ids: Collection[uuid.UUID]) -> int:
     return _refresh_python(profile_ids)
 
 
-def _field_sql(name: str) -> str:
+def _field_sql(name: str, everyone: bool) -> str:
     """The winning record per profile for one field, ordered as _choose orders them."""
     if name in ENCRYPTED_FIELDS:
         present = f"r.{enc_column(name)} IS NOT NULL"
@@ -75,27 +75,34 @@ def _field_sql(name: str) -> str:
     return (
         f"SELECT DISTINCT ON (profile_id) profile_id, '{name}' AS field, id FROM ("  # noqa: S608
         f"SELECT r.id, r.profile_id, s.priority, r.updated_at, {frequency} AS frequency "
-        f"FROM {SourceRecord._meta.db_table} r JOIN _golden_profiles g ON g.id = r.profile_id "
+        f"FROM {SourceRecord._meta.db_table} r {'' if everyone else _ONLY_STAGED}"
         f"JOIN {Source._meta.db_table} s ON s.id = r.source_id WHERE {present}) c "
         "ORDER BY profile_id, priority DESC, updated_at DESC, frequency DESC, id DESC"
     )
 
 
+_ONLY_STAGED = "JOIN _golden_profiles g ON g.id = r.profile_id "
+
+
 def _refresh_sql(profile_ids: Collection[uuid.UUID]) -> int:
-    """The same survivorship as _choose, set-based: a nightly run refreshes every profile
-    (a million at a time), which row by row in Python takes minutes."""
-    winners = " UNION ALL ".join(f"({_field_sql(name)})" for name in FIELDS)
+    """The same survivorship as _choose, set-based: a full run refreshes every profile
+    (a million at a time), which row by row in Python takes minutes. Asked for most
+    profiles, it recomputes them all (same result for the others): joining each field's
+    scan with a staged list of half a million ids costs more than the extra rows."""
+    everyone = len(profile_ids) * 2 >= Profile.objects.count()
+    winners = " UNION ALL ".join(f"({_field_sql(name, everyone)})" for name in FIELDS)
     golden = GoldenRecord._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        staged_table(cursor, "_golden_profiles", [("id", "uuid")],
-                     [(pid,) for pid in profile_ids])
+        if not everyone:
+            staged_table(cursor, "_golden_profiles", [("id", "uuid")],
+                         [(pid,) for pid in profile_ids])
         cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(
             f"INSERT INTO {golden} (profile_id, sources, computed_at) "  # noqa: S608 - ours
             "SELECT p.profile_id, COALESCE(jsonb_object_agg(w.field, w.id) "
             "FILTER (WHERE w.field IS NOT NULL), '{}'::jsonb), %s "
             f"FROM (SELECT DISTINCT r.profile_id FROM {SourceRecord._meta.db_table} r "
-            "JOIN _golden_profiles g ON g.id = r.profile_id) p "
+            f"{'' if everyone else _ONLY_STAGED}) p "
             f"LEFT JOIN ({winners}) w ON w.profile_id = p.profile_id GROUP BY p.profile_id "
             "ON CONFLICT (profile_id) DO UPDATE SET sources = EXCLUDED.sources, "
             "computed_at = EXCLUDED.computed_at",

@@ -11,7 +11,9 @@ new-record matcher is not used (withdrawn upstream, and hundreds of ms a call).
 
 import hashlib
 import io
+import os
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -160,6 +162,19 @@ def _forbidden(record_ids: list[int]) -> dict[int, set[int]]:
     return apart
 
 
+_local = threading.local()
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per thread and process, kept between matches: connecting
+    costs about 9 ms of a 40 ms match. (A connection is never shared across a fork.)"""
+    pid, con = getattr(_local, "owner", (None, None))
+    if pid != os.getpid() or con is None:
+        con = duckdb.connect()
+        _local.owner = (os.getpid(), con)
+    return con
+
+
 def records_match(*, record_ids: list[int], actor: str = "celery:identity_match") -> MatchOutcome:
     """Match these records (new or changed) against everyone else, and apply."""
     started = time.perf_counter()
@@ -169,7 +184,7 @@ def records_match(*, record_ids: list[int], actor: str = "celery:identity_match"
     if model_row is None or not record_ids:
         return outcome
     model = model_row.splink_model
-    con = duckdb.connect()
+    con = _connection()
     try:
         records_table(con, name="new_records", record_ids=record_ids, workers=1)
         secret, keys = _secret(), []
@@ -205,7 +220,9 @@ def records_match(*, record_ids: list[int], actor: str = "celery:identity_match"
         scored = score(con, model, model_row.version, frequencies)
         scored += [(a, b, 1.0) for a, b in _deterministic(con)]
     finally:
-        con.close()
+        # Decrypted values stay in memory only while a match runs.
+        for table in ("new_records", "candidates", "_excluded"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
     _apply(scored, record_ids, model_row.version, actor, outcome)
     outcome.elapsed_ms = (time.perf_counter() - started) * 1000
     return outcome

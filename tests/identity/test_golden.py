@@ -91,3 +91,18 @@ def test_set_based_and_row_by_row_choose_the_same(db):
     GoldenRecord.objects.all().delete()
     _refresh_python(ids)
     assert dict(GoldenRecord.objects.values_list("profile_id", "sources")) == set_based
+
+
+def test_a_few_profiles_are_refreshed_alone(db):
+    """Asked for a few of many profiles, only those are written (the staged path)."""
+    shop = Source.objects.create(name="shop")
+    records_upsert(source=shop, records=[
+        ParsedRecord(f"r{n}", {"email": f"p{n}@x.test", "city": "Brest"}) for n in range(6)])
+    few = list(SourceRecord.objects.order_by("pk").values_list("profile_id", flat=True)[:2])
+    GoldenRecord.objects.all().delete()
+    assert golden_refresh(profile_ids=few) == 2
+    assert set(GoldenRecord.objects.values_list("profile_id", flat=True)) == set(few)
+    staged = dict(GoldenRecord.objects.values_list("profile_id", "sources"))
+    GoldenRecord.objects.all().delete()
+    _refresh_python(few)
+    assert dict(GoldenRecord.objects.values_list("profile_id", "sources")) == staged
