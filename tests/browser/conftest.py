@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from cdp.roles import Role
+from tests.connectors.conftest import mailchimp  # noqa: F401 - the fake Mailchimp, shared
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # between page actions are ordinary synchronous code.

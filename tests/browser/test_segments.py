@@ -2,34 +2,22 @@
 saves it, evaluates it and sees it delivered to Mailchimp on the segment page."""
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from cdp.models import Purpose
 from cdp.roles import Role
 from cdp.services.api_keys import api_key_create
 from connectors.services import destination_save, sync_save
 from segments.models import Segment, SegmentRun
-from tests.fakes.mailchimp import MailchimpFake
+from tests.connectors.conftest import LIST_ID
 from tests.segments.test_builder import LOYAL_AND_REACHABLE, shoppers_add, shoppers_create
 
-LIST_ID = "a1b2c3d4e5"
 TAG = "cdp:loyal"
 
 
 @pytest.fixture
-def mailchimp() -> Iterator[MailchimpFake]:
-    with MailchimpFake(list_ids=(LIST_ID,), seed=7) as fake:
-        yield fake
-        assert fake.errors == []
-
-
-@pytest.fixture
 def shop(transactional_db):
-    # The live server's database is emptied between tests: the purpose comes back here.
-    Purpose.objects.get_or_create(slug="email_marketing", defaults={"name": "Email marketing"})
     return shoppers_create()
 
 

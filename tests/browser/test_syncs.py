@@ -1,39 +1,19 @@
 """The sync page: a marketer runs a sync against the fake Mailchimp, reads the run's
 counts and the members Mailchimp refused, with the vendor's reason and no email."""
 
-import importlib
-from collections.abc import Iterator
 
 import pytest
 
-from cdp.models import Purpose, Source
+from cdp.models import Source
 from cdp.roles import Role
 from connectors.models import AudienceSync, SyncMember
 from connectors.services import destination_save, sync_save
 from segments.services import segment_save
 from tests.connectors.conftest import LIST_ID, TAG, Audience
-from tests.fakes.mailchimp import MailchimpFake
-
-# What a migration seeds: a transactional test that ran before this one flushed it.
-SEEDED_PURPOSES = importlib.import_module(
-    "cdp.migrations.0004_append_only_triggers_and_purposes").PURPOSES
 
 
 @pytest.fixture
-def purposes(transactional_db) -> None:
-    for slug, name in SEEDED_PURPOSES:
-        Purpose.objects.get_or_create(slug=slug, defaults={"name": name})
-
-
-@pytest.fixture
-def mailchimp() -> Iterator[MailchimpFake]:
-    with MailchimpFake(list_ids=(LIST_ID,), seed=7) as fake:
-        yield fake
-        assert fake.errors == []
-
-
-@pytest.fixture
-def brest_sync(transactional_db, purposes, mailchimp) -> AudienceSync:
+def brest_sync(transactional_db, mailchimp) -> AudienceSync:
     """Brest: four people with email consent; one address is on a domain Mailchimp
     refuses as fake (example.com)."""
     source = Source.objects.create(name="crm", kind=Source.Kind.CRM, priority=100)

@@ -2,7 +2,6 @@
 into profiles, demo segments evaluated, audiences synced to the local vendor fakes, and a
 login per role that works."""
 
-import importlib
 
 import pytest
 from django.core.management import call_command
@@ -10,22 +9,11 @@ from django.test import Client
 
 from cdp.demo.activation import SEGMENTS, demo_activate
 from cdp.demo.fakes import MAILCHIMP_LIST, SALESFORCE_CAMPAIGN, demo_fakes
-from cdp.models import Profile, Purpose, SourceRecord
+from cdp.models import Profile, SourceRecord
 from connectors.models import AudienceSync, SyncMember, SyncRun
 from segments.models import Segment
 
 CUSTOMERS = 300
-
-# What a migration seeds: a transactional test that ran before this one flushed it.
-SEEDED_PURPOSES = importlib.import_module(
-    "cdp.migrations.0004_append_only_triggers_and_purposes").PURPOSES
-
-
-@pytest.fixture
-def purposes(transactional_db) -> None:
-    for slug, name in SEEDED_PURPOSES:
-        Purpose.objects.get_or_create(slug=slug, defaults={"name": name})
-
 
 @pytest.fixture
 def demo_settings(settings, tmp_path):
@@ -41,7 +29,7 @@ def _in_container(destination: str) -> set[str]:
 
 
 def test_the_demo_resolves_segments_syncs_to_the_fakes_and_logs_each_role_in(
-        transactional_db, purposes, celery_eager, demo_settings, tmp_path):
+        transactional_db, celery_eager, demo_settings, tmp_path):
     call_command("generate_demo", customers=CUSTOMERS, seed=42, no_progress=True)
     call_command("train_identity_model")
     call_command("resolve_identities", no_progress=True)
