@@ -197,7 +197,7 @@ class SegmentAdmin(ModelAdmin):
                           % {"name": segment.name}, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:segments_segment_change", args=[segment.pk]))
 
-    @admin.action(description=gettext_lazy("Evaluate now"))
+    @admin.action(description=gettext_lazy("Evaluate now"), permissions=["change"])
     def evaluate_now(self, request: HttpRequest, queryset: Any) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         self._evaluate(ids)

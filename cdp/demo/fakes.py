@@ -73,8 +73,9 @@ def main() -> None:
     with demo_fakes() as fakes:
         args.info.parent.mkdir(parents=True, exist_ok=True)
         partial = args.info.with_suffix(".tmp")
-        partial.write_text(json.dumps(fakes["info"], indent=1))
-        partial.chmod(0o600)
+        # Created 0600: the fakes' credentials are never readable by others, not even briefly.
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+            out.write(json.dumps(fakes["info"], indent=1))
         os.replace(partial, args.info)  # whole or absent: the reader never sees half
         print(f"demo vendor fakes ready ({args.info})", file=sys.stderr, flush=True)
         stop.wait()

@@ -32,6 +32,14 @@ class ReasonForm(forms.Form):
         return by if by in IDENTIFIED_BY else "profile"
 
 
+class RestrictionForm(ReasonForm):
+    """What the DPO confirmed (restrict or lift), so that a resubmitted form cannot undo
+    it: the state when the page was shown travels with the form."""
+
+    op = forms.ChoiceField(choices=[("restrict", "restrict"), ("lift", "lift")],
+                           widget=forms.HiddenInput)
+
+
 class AccessForm(forms.Form):
     reason = forms.CharField(required=False, max_length=300)
     by = forms.CharField(required=False)

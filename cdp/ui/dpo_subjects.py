@@ -8,7 +8,13 @@ logs and browser history)."""
 import uuid
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseBase,
+)
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
@@ -21,7 +27,7 @@ from cdp.services.erasure import subject_erase
 from cdp.services.restriction import profile_restrict, profile_unrestrict
 from cdp.services.subject_search import SubjectInvalid, profile_summary, subject_search
 from cdp.ui.dpo_access import actor_of, dpo_page, dpo_view
-from cdp.ui.dpo_forms import AccessForm, ReasonForm, SubjectSearchForm
+from cdp.ui.dpo_forms import AccessForm, ReasonForm, RestrictionForm, SubjectSearchForm
 
 FIELD_LABELS = {
     "first_name": gettext_lazy("First name"), "last_name": gettext_lazy("Last name"),
@@ -63,7 +69,8 @@ def subject_access_view(request: HttpRequest, profile_id: uuid.UUID) -> HttpResp
     if not Profile.objects.filter(pk=profile_id).exists():
         raise Http404
     form = AccessForm(request.POST)
-    form.is_valid()
+    if not form.is_valid():
+        return HttpResponseBadRequest(_("The reason is too long (300 characters at most)."))
     archive = dsar_access(profile_ids=[profile_id], identified_by=form.identified_by(),
                           actor=actor_of(request), reason=form.cleaned_data.get("reason", ""))
     response = HttpResponse(archive, content_type="application/zip")
@@ -101,13 +108,22 @@ def subject_restrict_view(request: HttpRequest, profile_id: uuid.UUID) -> HttpRe
     summary = _summary(profile_id)
     profile = summary["profile"]
     lift = profile.restricted_at is not None
-    form = ReasonForm(request.POST if request.method == "POST" else None,
-                      initial={"by": request.GET.get("by", "")})
+    form = RestrictionForm(request.POST if request.method == "POST" else None,
+                           initial={"by": request.GET.get("by", ""),
+                                    "op": "lift" if lift else "restrict"})
     if form.is_bound and form.is_valid():
+        if (form.cleaned_data["op"] == "lift") != lift:  # a resubmit, or another DPO first
+            messages.info(request, _("Nothing changed: the restriction was already lifted.")
+                          if not lift else _("Nothing changed: already restricted."))
+            return redirect("cdp_ui:subject_search")
         change = profile_unrestrict if lift else profile_restrict
-        change(profile=profile, actor=actor_of(request), reason=form.cleaned_data["reason"])
-        messages.success(request, _("The restriction was lifted.") if lift
-                         else _("Processing of this person is now restricted."))
+        changed = change(profile=profile, actor=actor_of(request),
+                         reason=form.cleaned_data["reason"])
+        if not changed:
+            messages.info(request, _("Nothing changed."))
+        else:
+            messages.success(request, _("The restriction was lifted.") if lift
+                             else _("Processing of this person is now restricted."))
         return redirect("cdp_ui:subject_search")
     if lift:
         title, submit = _("Lift the restriction"), _("Lift the restriction")

@@ -47,6 +47,8 @@ def level_labels(comparison: dict) -> dict[int, str]:
 def _tf_values(con: duckdb.DuckDBPyConnection, columns: set[str]) -> dict[tuple[int, str], str]:
     values = {}
     for column in columns:
+        if not column.isidentifier():  # a name from the stored model JSON, quoted into SQL
+            raise ValueError("unexpected column name in the identity model")
         for uid, value in con.execute(
             f'SELECT unique_id, "{column}" FROM new_records'  # noqa: S608 - model's column
         ).fetchall():

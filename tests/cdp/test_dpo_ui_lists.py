@@ -91,6 +91,16 @@ def test_export_of_the_filtered_audit_log_streams_every_page_audited(dpo, histor
         "filters": {"at_from": "02/03/2026", "at_to": "05/03/2026", "action": "profile.view"}}
 
 
+def test_the_search_text_of_an_export_is_not_logged(dpo, history):
+    """Someone may type an address into the search box: the audit row says a search was
+    used, never what was typed."""
+    dpo.get(reverse("admin:cdp_auditevent_export", args=["json"]),
+            {"q": "jeanne.martin@example.org"})
+    audit = AuditEvent.objects.get(action="audit.export")
+    assert "jeanne" not in str(audit.details)
+    assert audit.details["filters"] == {"q": "(search text, not recorded)"}
+
+
 def test_a_bad_date_exports_nothing(dpo, history):
     response = dpo.get(reverse("admin:cdp_auditevent_export", args=["csv"]),
                        {"at_from": "31/31/2026"})

@@ -114,15 +114,34 @@ def test_erasure_asks_for_a_reason_then_erases(dpo, jeanne):
 def test_restriction_and_its_lifting_ask_for_a_reason(dpo, jeanne):
     url = reverse("cdp_ui:subject_restrict", args=[jeanne.pk])
     assert b"name=\"reason\"" in dpo.get(url).content
-    dpo.post(url, {"reason": "contested accuracy"})
+    dpo.post(url, {"reason": "contested accuracy", "op": "restrict"})
     jeanne.refresh_from_db()
     assert jeanne.restricted_at is not None
-    dpo.post(url, {"reason": "accuracy checked"})
+    dpo.post(url, {"reason": "accuracy checked", "op": "lift"})
     jeanne.refresh_from_db()
     assert jeanne.restricted_at is None
     assert [a.reason for a in AuditEvent.objects.filter(action__startswith="profile.")
             .exclude(action="profile.view").order_by("id")] == [
         "contested accuracy", "accuracy checked"]
+
+
+def test_a_resubmitted_restriction_does_not_lift_it(dpo, jeanne):
+    """A double click (or a second DPO) sends "restrict" twice: the second changes
+    nothing, where deciding from the current state would have lifted it."""
+    url = reverse("cdp_ui:subject_restrict", args=[jeanne.pk])
+    assert b'name="op" value="restrict"' in dpo.get(url).content
+    for _ in range(2):
+        assert dpo.post(url, {"reason": "contested accuracy", "op": "restrict"}).status_code == 302
+    jeanne.refresh_from_db()
+    assert jeanne.restricted_at is not None
+    assert not AuditEvent.objects.filter(action="profile.unrestrict").exists()
+
+
+def test_an_access_reason_too_long_is_refused(dpo, jeanne):
+    response = dpo.post(reverse("cdp_ui:subject_access", args=[jeanne.pk]),
+                        {"by": "email", "reason": "x" * 301})
+    assert response.status_code == 400
+    assert not SubjectRequest.objects.filter(kind="access").exists()
 
 
 def test_an_unknown_profile_is_404(dpo, db):
