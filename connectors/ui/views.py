@@ -22,7 +22,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from cdp.roles import user_sees_personal_data
+from cdp.roles import access_denied_record, user_role_names, user_sees_personal_data
 from connectors.models import AudienceSync, SyncRun
 from connectors.services import Invalid, sync_run_now, sync_run_request
 from connectors.ui.syncs import (
@@ -56,6 +56,13 @@ def sync_page_view(model_admin: ModelAdmin, request: HttpRequest, pk: int) -> Ht
     ?reveal=1 to read the emails refused members were sent under (audited)."""
     sync = _sync(model_admin, request, pk)
     clear = user_sees_personal_data(request.user)
+    if request.GET.get("reveal") == "1" and not clear:
+        # Asked for emails in clear without the role: the page shows ids, and the
+        # attempt is audited like every refused read.
+        access_denied_record(actor=_actor(request), channel="admin",
+                             attempted="connectors.syncmember:reveal",
+                             details={"sync": sync.pk,
+                                      "roles": sorted(user_role_names(request.user))})
     reveal = clear and request.GET.get("reveal") == "1"
     runs = sync_runs(sync)
     failed, failed_total = failed_members(

@@ -22,7 +22,13 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from cdp.models import Profile, SourceRecord
-from cdp.roles import Role, has_role, user_sees_personal_data
+from cdp.roles import (
+    Role,
+    access_denied_record,
+    has_role,
+    user_role_names,
+    user_sees_personal_data,
+)
 from identity.models import MatchReview
 from identity.services import AlreadyDecided, record_unmerge, review_decide
 from identity.ui.review import next_pending, review_pair
@@ -37,6 +43,14 @@ def is_steward(user: Any) -> bool:
     return bool(user.is_active and has_role(user, Role.STEWARD))
 
 
+def _refuse(request: HttpRequest, attempted: str) -> PermissionDenied:
+    """A refused read or decision is audited like every other refusal (cdp.roles)."""
+    access_denied_record(actor=actor_of(request), channel="admin", attempted=attempted,
+                         details={"method": request.method, "path": request.path,
+                                  "roles": sorted(user_role_names(request.user))})
+    return PermissionDenied()
+
+
 def _page(model_admin: Any, request: HttpRequest, template: str, title: str,
           **context: Any) -> TemplateResponse:
     return TemplateResponse(request, template, {
@@ -48,7 +62,7 @@ def review_pair_view(model_admin: Any, request: HttpRequest, object_id: str) -> 
     """Both records side by side (masked unless DPO or admin), the probability and the
     waterfall of match weights; Accept / Reject for stewards while pending."""
     if not model_admin.has_view_permission(request):
-        raise PermissionDenied
+        raise _refuse(request, "identity.matchreview:view")
     review = get_object_or_404(MatchReview, pk=unquote(object_id))
     pair = review_pair(review=review, actor=actor_of(request),
                        masked=not user_sees_personal_data(request.user))
@@ -64,7 +78,7 @@ def review_decide_view(model_admin: Any, request: HttpRequest, object_id: str) -
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     if not is_steward(request.user):
-        raise PermissionDenied
+        raise _refuse(request, "identity.matchreview:decide")
     review = get_object_or_404(MatchReview, pk=unquote(object_id))
     decision = request.POST.get("decision")
     if decision not in ("accept", "reject"):
@@ -104,7 +118,7 @@ def unmerge_view(model_admin: Any, request: HttpRequest, object_id: str,
     """First a confirmation page; on POST with a reason, the record leaves the profile
     for a profile of its own, and never joins these records again."""
     if not is_steward(request.user):
-        raise PermissionDenied
+        raise _refuse(request, "cdp.profile:unmerge")
     profile = get_object_or_404(Profile, pk=unquote(object_id))
     record = get_object_or_404(SourceRecord.objects.select_related("source"),
                                pk=record_id, profile=profile)

@@ -41,6 +41,8 @@ def test_a_marketer_reads_runs_and_refused_members_without_any_email(db, refused
     assert "@example.com" not in html and "person3" not in html
     assert 'id="reveal-emails"' not in html
     assert AuditEvent.objects.filter(action="sync_member.view").count() == reads
+    assert AuditEvent.objects.filter(action="access.denied", actor="user:mia",
+                                     object_id="connectors.syncmember:reveal").count() == 1
     settings = client.get(f"/admin/connectors/audiencesync/{refused_sync.pk}/change/")
     assert _page(refused_sync) in settings.content.decode()  # the way back to the page
     run = SyncRun.objects.get(sync=refused_sync)

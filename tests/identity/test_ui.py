@@ -148,6 +148,9 @@ def test_marketer_may_not_decide_and_dpo_sees_clear_values(client, pair):
     assert review.status == "pending"
     _login(client, "dpo1", "dpo")
     assert client.get(f"/admin/identity/matchreview/{review.pk}/change/").status_code == 403
+    refusals = AuditEvent.objects.filter(action="access.denied").order_by("id")
+    assert [(r.actor, r.object_id) for r in refusals] == [
+        ("user:mkt", "identity.matchreview:decide"), ("user:dpo1", "identity.matchreview:view")]
 
 
 def test_admin_sees_the_pair_in_clear(admin_client, pair):
@@ -235,6 +238,8 @@ def test_marketer_may_not_unmerge(client, pair):
     response = client.post(f"/admin/cdp/profile/{a.profile_id}/unmerge/{a.pk}/",
                            {"reason": "x"})
     assert response.status_code == 403
+    assert AuditEvent.objects.filter(action="access.denied", actor="user:mkt2",
+                                     object_id="cdp.profile:unmerge").count() == 1
 
 
 def test_model_page_draws_parameters_and_the_decisions_histogram(client, pair):
