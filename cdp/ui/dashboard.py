@@ -23,20 +23,35 @@ WITHDRAWAL_DAYS = 30
 
 def segment_rows(limit: int = 50) -> list[dict[str, Any]]:
     """Enabled segments, largest first, with the sizes of their last successful runs and
-    the last run of every audience sync they feed."""
-    from connectors.models import SyncRun
+    the last run of every audience sync they feed: a fixed number of queries, however
+    many segments and syncs there are (it is everyone's home page)."""
+    from django.db.models import F, Prefetch, Window
+    from django.db.models.functions import RowNumber
+
+    from connectors.models import AudienceSync
+    from connectors.ui.syncs import last_runs
     from segments.models import Segment, SegmentRun
 
-    segments = list(Segment.objects.filter(enabled=True).order_by("-size", "name")[:limit])
+    segments = list(Segment.objects.filter(enabled=True).order_by("-size", "name")
+                    .prefetch_related(Prefetch("syncs", queryset=AudienceSync.objects
+                                               .select_related("destination")
+                                               .order_by("destination__name")))[:limit])
+    trends: dict[int, list[int]] = {segment.pk: [] for segment in segments}
+    recent = (SegmentRun.objects
+              .filter(segment__in=segments, status=SegmentRun.Status.SUCCEEDED)
+              .annotate(rank=Window(RowNumber(), partition_by=F("segment_id"),
+                                    order_by=F("started_at").desc()))
+              .filter(rank__lte=TREND_RUNS).order_by("segment_id", "started_at")
+              .values_list("segment_id", "size"))
+    for segment_id, size in recent:
+        trends[segment_id].append(size)
+    runs = last_runs(sync.pk for segment in segments for sync in segment.syncs.all())
     rows = []
     for segment in segments:
-        sizes = list(SegmentRun.objects.filter(segment=segment, status=SegmentRun.Status.SUCCEEDED)
-                     .order_by("-started_at").values_list("size", flat=True)[:TREND_RUNS])[::-1]
-        syncs = []
-        for sync in segment.syncs.select_related("destination").order_by("destination__name"):
-            last = SyncRun.objects.filter(sync=sync).order_by("-started_at").first()
-            syncs.append({"destination": sync.destination.name, "run": last,
-                          "url": reverse("admin:connectors_audiencesync_page", args=[sync.pk])})
+        sizes = trends[segment.pk]
+        syncs = [{"destination": sync.destination.name, "run": runs.get(sync.pk),
+                  "url": reverse("admin:connectors_audiencesync_page", args=[sync.pk])}
+                 for sync in segment.syncs.all()]
         rows.append({
             "segment": segment,
             "url": reverse("admin:segments_segment_change", args=[segment.pk]),
