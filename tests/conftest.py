@@ -67,3 +67,16 @@ def _seeded_purposes(request):
     seeds = importlib.import_module("cdp.migrations.0004_append_only_triggers_and_purposes")
     for slug, name in seeds.PURPOSES:
         Purpose.objects.get_or_create(slug=slug, defaults={"name": name})
+
+
+def staff_login(client, username: str, *roles: str):
+    """A staff user holding only these role groups (Role values or names), logged in on
+    `client`; returns the user."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    user = get_user_model().objects.create_user(username, f"{username}@cdp.test",
+                                                "pw-123456", is_staff=True)
+    user.groups.add(*Group.objects.filter(name__in=[str(role) for role in roles]))
+    client.force_login(user)
+    return user

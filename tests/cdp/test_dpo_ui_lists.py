@@ -10,7 +10,6 @@ from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -20,15 +19,14 @@ from cdp.models import AuditEvent, ConsentEntry, Event, Profile
 from cdp.roles import Role
 from cdp.services.retention import retention_rules, retention_schedule
 from cdp.ui.dpo_filters import parse_day
+from tests.conftest import staff_login
 
 AUDIT = "/admin/cdp/auditevent/"
 LEDGER = "/admin/cdp/consententry/"
 
 
 def _staff(client, username: str, *roles: Role):
-    user = get_user_model().objects.create_user(username, password="pw-123456", is_staff=True)
-    user.groups.add(*Group.objects.filter(name__in=[r.value for r in roles]))
-    client.force_login(user)
+    staff_login(client, username, *roles)
     return client
 
 

@@ -7,7 +7,6 @@ import zipfile
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,15 +16,14 @@ from cdp.selectors import profiles_by_identifier
 from cdp.services.record_parsing import ParsedRecord
 from cdp.services.records import records_upsert
 from cdp.services.subject_search import SubjectInvalid, subject_search
+from tests.conftest import staff_login
 
 EMAIL = "jeanne.martin@gmail.com"
 SEARCH = "/admin/ui/privacy/subjects/"
 
 
 def _staff(client, username: str, *roles: Role):
-    user = get_user_model().objects.create_user(username, password="pw-123456", is_staff=True)
-    user.groups.add(*Group.objects.filter(name__in=[r.value for r in roles]))
-    client.force_login(user)
+    staff_login(client, username, *roles)
     return client
 
 

@@ -3,23 +3,18 @@
 import datetime as dt
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
 from cdp.models import Source, SourceRecord
 from cdp.services.record_parsing import ParsedRecord
 from cdp.services.records import records_upsert
 from identity.models import IdentityModel, MatchReview
+from tests.conftest import staff_login
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
 def _login(client, name: str, group: str):
-    user = get_user_model().objects.create_user(name, f"{name}@cdp.test", "pw-123456",
-                                                is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    client.force_login(user)
-    return user
+    return staff_login(client, name, group)
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ from xml.etree import ElementTree
 
 import duckdb
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 
 from cdp.models import AuditEvent, Profile, Source, SourceRecord
 from cdp.services.record_parsing import ParsedRecord
@@ -19,6 +17,7 @@ from identity.models import IdentityModel, MatchReview
 from identity.scoring import score
 from identity.ui.charts import graph_svg, waterfall_svg
 from identity.ui.pairs import pair_scores
+from tests.conftest import staff_login
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 SVG = "{http://www.w3.org/2000/svg}"
@@ -68,11 +67,7 @@ def review_of(a: SourceRecord, b: SourceRecord, model: IdentityModel) -> MatchRe
 
 
 def _login(client, name: str, group: str):
-    user = get_user_model().objects.create_user(name, f"{name}@cdp.test", "pw-123456",
-                                                is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    client.force_login(user)
-    return user
+    return staff_login(client, name, group)
 
 
 @pytest.fixture
