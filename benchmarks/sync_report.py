@@ -10,7 +10,7 @@ import statistics
 from typing import Any
 
 from benchmarks.fake_runner import BATCH, VENDORS
-from benchmarks.sync_rig import allowance
+from benchmarks.sync_rig import Phases, allowance
 from tests.fakes.hubspot.server import TIERS
 
 TEN_S_CALLS = TIERS["professional"][0]  # HubSpot's burst limit: calls per rolling 10 s
@@ -30,7 +30,7 @@ def summary(results: dict[str, Any], members: int, clean_key: str = "clean",
         "slowdown": faulty_s / clean_s, "lost": sum(r["lost"] for r in faulty),
         "pending": max(r["pending"] for r in faulty),
         "runs": max(len(r["runs"]) for r in faulty),
-        "plan_s": _median(clean, lambda r: r["phases"].get("_plan", 0.0)),
+        "plan_s": _median(clean, lambda r: Phases.plan(r["phases"])),
         "save_s": _median(clean, lambda r: r["phases"].get("_save_pushes", 0.0)),
         "cpu": [_median(clean, lambda r, i=i: r["cpu"][i]) for i in range(3)],
         "calls": _median(clean, lambda r: r["fake"]["calls"]),

@@ -114,15 +114,22 @@ class Phases:
     """Wall time of the engine's phases, by wrapping its module-level functions
     (connectors/*.py stay untouched); summed over a run (across threads for saves)."""
 
-    WRAPPED = ("_plan", "golden_values", "desired_profiles", "_save_pushes", "_save_removes")
+    WRAPPED = {"planning": ("desired_profiles", "_state", "_plan_chunk", "golden_values"),
+               "engine": ("_save_pushes", "_save_removes")}
 
     def __init__(self) -> None:
-        from connectors import engine
+        from connectors import engine, planning
 
         self.seconds: dict[str, float] = defaultdict(float)
-        for name in self.WRAPPED:
-            if callable(getattr(engine, name, None)):
-                setattr(engine, name, self._timed(name, getattr(engine, name)))
+        for module in (planning, engine):
+            for name in self.WRAPPED[module.__name__.rsplit(".", 1)[1]]:
+                setattr(module, name, self._timed(name, getattr(module, name)))
+
+    @staticmethod
+    def plan(seconds: dict[str, float]) -> float:
+        """Planning time: desired audience, sent state, then the chunks' decisions
+        (golden_values runs inside _plan_chunk)."""
+        return sum(seconds.get(n, 0.0) for n in ("desired_profiles", "_state", "_plan_chunk"))
 
     def _timed(self, name: str, func: Any) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -190,14 +197,14 @@ class Rig:
 
 def describe(name: str, result: dict[str, Any]) -> None:
     run, seen, phases = result["run"], result["fake"], result["phases"]
-    plan = phases.get("_plan", 0.0)
+    plan = Phases.plan(phases)
     engine_cpu, fake_cpu, pg_cpu = result["cpu"]
-    print(f"{name}: {result['wall']:.2f} s = plan {plan:.2f} (desired "
+    print(f"{name}: {result['wall']:.2f} s; in the main thread, planning {plan:.2f} (desired "
           f"{phases.get('desired_profiles', 0):.2f}, golden_values "
-          f"{phases.get('golden_values', 0):.2f}) + prepare and sending "
-          f"{result['wall'] - plan:.2f} (state writes "
+          f"{phases.get('golden_values', 0):.2f}; members not yet sent are planned while "
+          f"earlier batches go out) and state writes "
           f"{phases.get('_save_pushes', 0) + phases.get('_save_removes', 0):.2f}; fake busy "
-          f"{seen['batch_span']:.2f} from first to last member call); CPU s: engine "
+          f"{seen['batch_span']:.2f} from first to last member call; CPU s: engine "
           f"{engine_cpu:.1f}, fake {fake_cpu:.1f}, PostgreSQL {pg_cpu:.1f}")
     print(f"  run {run.status} +{run.added} ~{run.updated} -{run.removed} ={run.unchanged} "
           f"failed {run.failed}; engine counted {run.write_calls} writes, {run.api_calls} "

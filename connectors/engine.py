@@ -1,12 +1,10 @@
 """The sync engine, shared by every connector: send each destination only the difference.
 
-Desired audience = the segment's current members that may be used for the destination's
-purpose (cdp.privacy.consent: granted, not expired, not restricted; erased people no
-longer exist). It is compared with SyncMember, what was last confirmed per member (vendor
-id, hash of the mapped fields, in the container or not), giving adds, updates, removes
-and unchanged. Batches sized to the API go out from a pool bounded by the destination's
-concurrency, paced and retried by connectors.http; each confirmed batch is written at
-once, so a run killed midway and run again converges without duplicates. Members still
+connectors.planning decides adds, updates, removes and unchanged (the diff between the
+desired audience and what was last confirmed). Batches sized to the API go out from a
+pool bounded by the destination's concurrency, paced and retried by connectors.http,
+while later members are still being planned; each confirmed batch is written at once,
+so a run killed midway and run again converges without duplicates. Members still
 failing stay pending (retried by the next run and the nightly reconciliation);
 per-member refusals (invalid email) are kept with the vendor's reason and not resent
 until the member's data changes.
@@ -17,7 +15,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import chain, islice
 
 import psycopg2
 from django.conf import settings
@@ -27,10 +26,9 @@ from django.utils import timezone
 from psycopg2.extras import execute_values
 
 from cdp.audit import audit_record
-from cdp.privacy.consent import profiles_allowed_for
-from cdp.privacy.crypto import DecryptionError, decrypt, seal_many
+from cdp.privacy.crypto import decrypt
 from cdp.privacy.datakeys import data_keys_load
-from connectors.base import Connector, ItemResult, OutMember, SentMember
+from connectors.base import Connector, ItemResult, SentMember
 from connectors.http import (
     CallStats,
     VendorAuthError,
@@ -38,158 +36,18 @@ from connectors.http import (
     VendorUnavailable,
 )
 from connectors.models import AudienceSync, SyncMember, SyncRun
-from connectors.payload import (
-    TRAIT_PREFIX,
-    fields_hash,
-    golden_values,
-    mapped_fields,
-    traits_values,
-)
+from connectors.planning import EMAIL_FIELD, Plan, Planner, Push
 from connectors.registry import connector_for, credentials_keep, limits_for
-from segments.models import SegmentMembership
 
-CHUNK = 20_000
-EMAIL_FIELD = "sync_email"  # associated data of the sealed email a member was sent under
+__all__ = ["EMAIL_FIELD", "data_keys_load", "decrypt", "runs_reap", "sync_run",
+           "syncs_holding", "syncs_of_segment"]
 Status = SyncMember.Status
 
 
-@dataclass
-class Push:
-    member: OutMember
-    remote_id: str
-    email_enc: bytes | None
-    data_key_id: uuid.UUID | None
-
-
-@dataclass
-class Plan:
-    pushes: list[Push] = field(default_factory=list)
-    removes: list[SentMember] = field(default_factory=list)
-    unchanged: int = 0
-    rejected: int = 0
-    skipped_consent: int = 0
-    skipped_unreachable: int = 0
-
-
-def desired_profiles(sync: AudienceSync, now: dt.datetime) -> tuple[list[uuid.UUID], int]:
-    """(current members allowed for the destination's purpose, members skipped)."""
-    total = SegmentMembership.objects.filter(segment_id=sync.segment_id,
-                                             exited_at__isnull=True).count()
-    allowed = list(
-        profiles_allowed_for(sync.destination.purpose_id, now=now)
-        .filter(memberships__segment_id=sync.segment_id, memberships__exited_at__isnull=True)
-        .values_list("pk", flat=True)
-    )
-    return allowed, total - len(allowed)
-
-
-@dataclass
-class SentState:
-    """What was last sent for one member (read as tuples: 100k model instances cost
-    seconds), with its sent email decrypted only when a decision needs it."""
-
-    remote_id: str
-    field_hash: str
-    in_container: bool
-    status: str
-    data_key_id: uuid.UUID | None
-    email_enc: bytes | None
-
-    def email(self, keys: "LazyKeys") -> str | None:
-        key = keys.get(self.data_key_id)
-        if self.email_enc is None or key is None:
-            return None
-        try:
-            return decrypt(self.email_enc, field=EMAIL_FIELD, key=key)
-        except DecryptionError:
-            return None
-
-
-class LazyKeys:
-    """Data keys loaded on first use, in one query per batch of misses."""
-
-    def __init__(self) -> None:
-        self.keys: dict = {}
-
-    def preload(self, ids: Iterable[uuid.UUID | None]) -> None:
-        missing = {i for i in ids if i is not None and i not in self.keys}
-        if missing:
-            found = data_keys_load(missing)
-            self.keys.update({i: found.get(i) for i in missing})
-
-    def get(self, key_id: uuid.UUID | None):  # noqa: ANN201 - an AESGCM or None
-        if key_id is None:
-            return None
-        if key_id not in self.keys:
-            self.preload([key_id])
-        return self.keys[key_id]
-
-
-def _state(sync: AudienceSync) -> dict[uuid.UUID, SentState]:
-    rows = SyncMember.objects.filter(sync=sync).values_list(
-        "profile_id", "remote_id", "field_hash", "in_container", "status", "data_key_id",
-        "email_enc")
-    return {row[0]: SentState(*row[1:6], bytes(row[6]) if row[6] is not None else None)
-            for row in rows.iterator(chunk_size=20_000)}
-
-
-def _plan(sync: AudienceSync, connector: Connector, now: dt.datetime) -> Plan:
-    plan = Plan()
-    desired, plan.skipped_consent = desired_profiles(sync, now)
-    wanted = set(desired)
-    state = _state(sync)
-    keys = LazyKeys()
-    mapping = sync.destination.field_mapping
-    fields_wanted = {s for s in mapping.values() if not s.startswith(TRAIT_PREFIX)}
-    traits_wanted = {s[len(TRAIT_PREFIX):] for s in mapping.values()
-                     if s.startswith(TRAIT_PREFIX)}
-    for start in range(0, len(desired), CHUNK):
-        chunk = desired[start : start + CHUNK]
-        goldens = golden_values(chunk, fields_wanted)
-        traits = traits_values(chunk, traits_wanted)
-        for profile_id in chunk:
-            golden = goldens.get(profile_id)
-            row = state.get(profile_id)
-            email = golden.values.get("email") if golden else None
-            if connector.needs_email and not email:
-                plan.skipped_unreachable += 1
-                wanted.discard(profile_id)  # in the container with no email: taken out
-                continue
-            fields = mapped_fields(mapping, golden, traits.get(profile_id, {})) if golden else {}
-            member = OutMember(profile_id, email, fields, fields_hash(email, fields))
-            remote_id = connector.remote_id(member)
-            if row is not None and row.in_container:
-                if row.field_hash == member.field_hash and row.status == Status.SYNCED:
-                    plan.unchanged += 1  # same email and fields: same vendor member
-                    continue
-                same_member = (row.remote_id == remote_id if remote_id else
-                               # Vendor-assigned ids: the same address is the same member.
-                               (row.email(keys) or "").lower() == (email or "").lower())
-                if same_member:
-                    member.join = False
-                    remote_id = remote_id or row.remote_id
-                else:
-                    # New email, so a new vendor member: the old one leaves the container.
-                    plan.removes.append(SentMember(profile_id, row.remote_id, row.email(keys)))
-            if (row is not None and row.status == Status.REJECTED
-                    and row.field_hash == member.field_hash):
-                plan.rejected += 1  # refused as it is; resent once the data changes
-                continue
-            sealed = None
-            if email and golden and golden.email_key is not None:
-                sealed = seal_many(golden.email_key, {EMAIL_FIELD: email})[EMAIL_FIELD]
-            plan.pushes.append(Push(member, remote_id, sealed,
-                                    golden.email_key_id if golden else None))
-    leaving = [(pid, row) for pid, row in state.items()
-               if row.in_container and pid not in wanted]
-    keys.preload(row.data_key_id for _, row in leaving)
-    plan.removes += [SentMember(pid, row.remote_id, row.email(keys)) for pid, row in leaving]
-    return plan
-
-
-def _batches(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 # One statement per batch: the vendor's outcome per member decides each column; on a
@@ -301,17 +159,27 @@ class Counters:
     failed: int = 0
 
 
-def _execute(sync: AudienceSync, connector: Connector, plan: Plan, run: SyncRun,
+def _jobs(connector: Connector, planner: Planner, size: int) -> tuple[list, Iterator]:
+    """(removal batches, upsert jobs). Removals all go first, so a member whose email
+    changed leaves before the new one joins; the upserts of members not yet in the
+    container are planned lazily, as the pool asks for more work."""
+    held = planner.held()
+    removes = [("remove", b) for b in _batches(planner.removes, size)]
+    threshold = connector.bulk_threshold
+    if threshold is not None and len(held) + planner.fresh_count >= threshold:
+        everyone = held + list(planner.fresh())  # the bulk decision needs the exact count
+        if len(everyone) >= threshold:
+            return removes, iter([("bulk", everyone)])
+        return removes, (("push", b) for b in _batches(everyone, size))
+    return removes, (("push", b) for b in _batches(chain(held, planner.fresh()), size))
+
+
+def _execute(sync: AudienceSync, connector: Connector, planner: Planner, run: SyncRun,
              counters: Counters, on_batch: Callable[[], None] | None = None) -> None:
-    """Removals first (so a member whose email changed leaves before the new one joins),
-    then pushes; each batch's outcome is written as soon as it comes back."""
+    """Send the plan's jobs; each batch's outcome is written as soon as it comes back."""
     size = limits_for(sync.destination).batch_size
     concurrency = limits_for(sync.destination).concurrency
-    jobs: list[tuple[str, list]] = [("remove", b) for b in _batches(plan.removes, size)]
-    bulk = connector.bulk_threshold is not None and len(plan.pushes) >= connector.bulk_threshold
-    pushes: list[tuple[str, list]] = (
-        [("bulk", plan.pushes)] if bulk else [("push", b) for b in _batches(plan.pushes, size)]
-    )
+    removes, pushes = _jobs(connector, planner, size)
 
     def send(kind: str, batch: list) -> list[ItemResult]:
         try:
@@ -342,13 +210,14 @@ def _execute(sync: AudienceSync, connector: Connector, plan: Plan, run: SyncRun,
         SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=now)
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sync") as pool:
-        for phase in (jobs, pushes):
+        for phase in (iter(removes), pushes):
             running: dict[Future, tuple[str, list]] = {}
-            queue = list(phase)
-            while queue or running:
-                while queue and len(running) < concurrency * 2:
-                    kind, batch = queue.pop(0)
+            while True:
+                while len(running) < concurrency * 2 and (job := next(phase, None)):
+                    kind, batch = job
                     running[pool.submit(send, kind, batch)] = (kind, batch)
+                if not running:
+                    break
                 done, _ = wait(running, timeout=60, return_when=FIRST_COMPLETED)
                 if not done:  # a long call (a bulk job): keep the lease alive
                     SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
@@ -446,8 +315,9 @@ def sync_run(*, sync_id: int, trigger: str = SyncRun.Trigger.MANUAL,
         heartbeat_at=timezone.now())
     try:
         connector.prepare()
-        plan = _plan(sync, connector, timezone.now())
-        _execute(sync, connector, plan, run, counters, on_batch)
+        planner = Planner.start(sync, connector, timezone.now())
+        plan = planner.plan
+        _execute(sync, connector, planner, run, counters, on_batch)
         if counters.failed:
             status = SyncRun.Status.PARTIAL
     except VendorBudgetExhausted as exc:
