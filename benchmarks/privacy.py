@@ -150,13 +150,13 @@ def _audit_mode(mode: str) -> Iterator[None]:
         with override_settings(CDP_AUDIT_ENABLED=False):
             yield
     elif mode == "unchained":
-        shipped = profiles.audit_record
-        profiles.audit_record = lambda **kw: AuditEvent.objects.create(
+        shipped = profiles.audit_read
+        profiles.audit_read = lambda **kw: AuditEvent.objects.create(
             **{k: v for k, v in kw.items() if k != "ip"})
         try:
             yield
         finally:
-            profiles.audit_record = shipped
+            profiles.audit_read = shipped
     else:
         yield
 

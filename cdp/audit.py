@@ -158,8 +158,8 @@ _SQLITE_INSERT_SQL = (
 # id, reads the tail's hash, and hashes in SQL the canonical text Python cut around the
 # two values only the database knows (_canonical_parts). Both are prepared statements,
 # planned once per database session: planning the INSERT costs more than running it.
-_PREPARE_LOCK_SQL = f"PREPARE cdp_audit_lock AS SELECT pg_advisory_xact_lock({AUDIT_LOCK_KEY})"
-_PREPARE_APPEND_SQL = (
+PREPARE_LOCK_SQL = f"PREPARE cdp_audit_lock AS SELECT pg_advisory_xact_lock({AUDIT_LOCK_KEY})"
+PREPARE_APPEND_SQL = (
     "PREPARE cdp_audit_append (timestamptz, text, text, text, text, uuid, jsonb, text, "  # noqa: S608
     "text, text, text, text, text, text) AS "
     "WITH t AS MATERIALIZED (SELECT nextval(%s::regclass) AS id, coalesce($11, "
@@ -169,7 +169,7 @@ _PREPARE_APPEND_SQL = (
     "t.prev || $12 || t.id || $13 || to_json(t.prev) || $14, 'UTF8')), 'hex') "
     "FROM t RETURNING id, prev_hash, row_hash"
 )
-_PG_APPEND_SQL = f"EXECUTE cdp_audit_lock; EXECUTE cdp_audit_append ({', '.join(['%s'] * 14)})"
+PG_APPEND_SQL = f"EXECUTE cdp_audit_lock; EXECUTE cdp_audit_append ({', '.join(['%s'] * 14)})"
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
@@ -198,21 +198,27 @@ def _pg_prepare(connection: Any, cursor: Any) -> None:
     )
     sequence, present = cursor.fetchone()
     if "cdp_audit_lock" not in present:
-        cursor.execute(_PREPARE_LOCK_SQL)
+        cursor.execute(PREPARE_LOCK_SQL)
     if "cdp_audit_append" not in present:
-        cursor.execute(_PREPARE_APPEND_SQL, [sequence])
+        cursor.execute(PREPARE_APPEND_SQL, [sequence])
     connection._cdp_audit_prepared = connection.connection
+
+
+def pg_append_params(event: AuditEvent, prev_hash: str | None) -> list[Any]:
+    """The parameters of PG_APPEND_SQL for this row (its details already normalized)."""
+    before_id, before_prev, after_prev = _canonical_parts(vars(event))
+    return [
+        event.at, event.actor, event.action, event.object_type, event.object_id,
+        str(event.profile_id) if event.profile_id else None, json.dumps(event.details),
+        event.reason, event.request_id, event.ip_prefix, prev_hash, before_id, before_prev,
+        after_prev,
+    ]
 
 
 def _pg_append(connection: Any, cursor: Any, event: AuditEvent, prev_hash: str | None) -> None:
     _pg_prepare(connection, cursor)
-    before_id, before_prev, after_prev = _canonical_parts(vars(event))
     try:
-        cursor.execute(_PG_APPEND_SQL, [
-            event.at, event.actor, event.action, event.object_type, event.object_id,
-            event.profile_id, json.dumps(event.details), event.reason, event.request_id,
-            event.ip_prefix, prev_hash, before_id, before_prev, after_prev,
-        ])
+        cursor.execute(PG_APPEND_SQL, pg_append_params(event, prev_hash))
     except DatabaseError as exc:
         if getattr(exc.__cause__, "pgcode", None) == "26000":  # statement gone (DISCARD)
             connection._cdp_audit_prepared = None  # the next append prepares it again
@@ -252,6 +258,20 @@ def _sqlite_append(cursor: Any, connection: Any, event: AuditEvent, prev_hash: s
     ])
 
 
+def audit_fields(*, actor: str, action: str, object_type: str = "", object_id: str = "",
+                 profile_id: uuid.UUID | None = None, details: dict[str, Any] | None = None,
+                 reason: str = "", request_id: str = "", ip: str = "") -> dict[str, Any]:
+    """A row's stored fields, the request context filled in (see audit_record)."""
+    context = _context.get()
+    return {
+        "actor": actor, "action": action, "object_type": object_type,
+        "object_id": str(object_id), "details": details or {},
+        "profile_id": uuid.UUID(str(profile_id)) if profile_id else None,
+        "reason": reason, "request_id": (request_id or context.request_id)[:64],
+        "ip_prefix": ip_truncate(ip) if ip else context.ip_prefix,
+    }
+
+
 def audit_record(
     *,
     actor: str,
@@ -270,14 +290,9 @@ def audit_record(
     truncated before it is stored. With settings.CDP_AUDIT_ENABLED off (benchmarks only)
     nothing is written and an unsaved row is returned.
     """
-    context = _context.get()
-    fields = {
-        "actor": actor, "action": action, "object_type": object_type,
-        "object_id": str(object_id), "details": details or {},
-        "profile_id": uuid.UUID(str(profile_id)) if profile_id else None,
-        "reason": reason, "request_id": (request_id or context.request_id)[:64],
-        "ip_prefix": ip_truncate(ip) if ip else context.ip_prefix,
-    }
+    fields = audit_fields(
+        actor=actor, action=action, object_type=object_type, object_id=object_id,
+        profile_id=profile_id, details=details, reason=reason, request_id=request_id, ip=ip)
     if not getattr(settings, "CDP_AUDIT_ENABLED", True):
         return AuditEvent(**fields)
     using = router.db_for_write(AuditEvent)

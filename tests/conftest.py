@@ -69,6 +69,16 @@ def _seeded_purposes(request):
         Purpose.objects.get_or_create(slug=slug, defaults={"name": name})
 
 
+@pytest.fixture(autouse=True)
+def _audit_connections_closed():
+    """Audited reads served outside a transaction (live server, transactional_db) open a
+    second connection per serving thread: closed after each test."""
+    yield
+    from cdp.audit_reads import writers_close
+
+    writers_close()
+
+
 def staff_login(client, username: str, *roles: str):
     """A staff user holding only these role groups (Role values or names), logged in on
     `client`; returns the user."""

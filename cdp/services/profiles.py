@@ -1,12 +1,11 @@
-"""Reading a profile's personal data: decrypts and audits in the same transaction."""
+"""Reading a profile's personal data: decrypted, and every read audited (cdp.audit_reads)."""
 
 import uuid
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from django.db import transaction
 
-from cdp.audit import audit_record
+from cdp.audit_reads import audit_read
 from cdp.fields import CLEAR_FIELDS, ENCRYPTED_FIELDS, enc_column
 from cdp.models import SourceRecord
 from cdp.privacy.crypto import decrypt
@@ -34,27 +33,28 @@ def profile_view(
     personal fields masked for roles that may not read them (cdp.roles)."""
     profile = profile_get(profile_id)
     shown = mask_personal if masked else dict
-    with transaction.atomic():
-        records = [
-            {
-                "source": rec.source.name,
-                "external_id": rec.external_id,
-                "implicit": rec.implicit,
-                **shown(record_plain(rec)),
-                "attributes": rec.attributes,
-                "received_at": rec.received_at,
-                "updated_at": rec.updated_at,
-            }
-            for rec in profile.records.all()
-        ]
-        audit_record(
-            actor=actor,
-            action="profile.view",
-            object_type="profile",
-            object_id=str(profile.id),
-            profile_id=profile.id,
-            details={"purpose": purpose, "records": len(records), "masked": masked},
-        )
+    records = [
+        {
+            "source": rec.source.name,
+            "external_id": rec.external_id,
+            "implicit": rec.implicit,
+            **shown(record_plain(rec)),
+            "attributes": rec.attributes,
+            "received_at": rec.received_at,
+            "updated_at": rec.updated_at,
+        }
+        for rec in profile.records.all()
+    ]
+    # While a request is served the row is written beside it and made durable before the
+    # answer leaves (cdp.audit_reads); elsewhere at once, in the caller's transaction.
+    audit_read(
+        actor=actor,
+        action="profile.view",
+        object_type="profile",
+        object_id=str(profile.id),
+        profile_id=profile.id,
+        details={"purpose": purpose, "records": len(records), "masked": masked},
+    )
     return {
         "id": profile.id,
         "created_at": profile.created_at,
