@@ -37,7 +37,10 @@ def _copy_text(value: Any) -> str:
     return str(value).translate(_ESCAPES)
 
 
-def _copy(cursor: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def copy_rows(cursor: Any, table: str, columns: Sequence[str],
+              rows: Sequence[Sequence[Any]]) -> None:
+    """COPY plain tuples into a PostgreSQL table (10x cheaper to format than INSERT
+    parameters: bytea and uuid values go out as text)."""
     buffer = io.StringIO()
     for row in rows:
         buffer.write("\t".join(_copy_text(v) for v in row))
@@ -79,7 +82,7 @@ def bulk_write(
     if fresh and connection.vendor == "postgresql":
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                _copy(cursor, table, columns, rows)
+                copy_rows(cursor, table, columns, rows)
             return
         except (IntegrityError, psycopg2.IntegrityError):
             if not conflict:
@@ -101,7 +104,7 @@ def bulk_write(
                 f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS "  # noqa: S608
                 f"SELECT {cols} FROM {table} WITH NO DATA"
             )
-            _copy(cursor, stage, columns, rows)
+            copy_rows(cursor, stage, columns, rows)
             cursor.execute(
                 f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage}{on_conflict}"  # noqa: S608
             )
@@ -121,7 +124,7 @@ def staged_table(cursor: Any, name: str, columns: Sequence[tuple[str, str]],
     cursor.execute(f"DROP TABLE IF EXISTS {name}")  # noqa: S608 - identifiers are ours
     cursor.execute(f"CREATE TEMP TABLE {name} ("  # noqa: S608
                    + ", ".join(f"{col} {kind}" for col, kind in columns) + ") ON COMMIT DROP")
-    _copy(cursor, name, [col for col, _ in columns], rows)
+    copy_rows(cursor, name, [col for col, _ in columns], rows)
     cursor.execute(f"ANALYZE {name}")  # noqa: S608
     return name
 

@@ -18,14 +18,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from itertools import chain, islice
 
-import psycopg2
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from psycopg2.extras import execute_values
 
 from cdp.audit import audit_record
+from cdp.db import copy_rows
 from cdp.privacy.crypto import decrypt
 from cdp.privacy.datakeys import data_keys_load
 from connectors.base import Connector, ItemResult, SentMember
@@ -52,9 +51,18 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
 
 # One statement per batch: the vendor's outcome per member decides each column; on a
 # failure what was confirmed before (vendor id, sealed email, hash, container) is kept.
-_UPSERT = """
-INSERT INTO connectors_syncmember (sync_id, profile_id, remote_id, email_enc, data_key_id,
-    field_hash, in_container, status, error, attempts, updated_at) VALUES %s
+# The batch is COPYed into a session's temporary table first (10x cheaper to format).
+_STAGE = "_cdp_sync_push"
+_STAGE_COLUMNS = (("sync_id", "integer"), ("profile_id", "uuid"), ("remote_id", "text"),
+                  ("email_enc", "bytea"), ("data_key_id", "uuid"), ("field_hash", "text"),
+                  ("in_container", "boolean"), ("status", "text"), ("error", "text"),
+                  ("attempts", "integer"), ("updated_at", "timestamptz"))
+_COLUMNS = ", ".join(name for name, _ in _STAGE_COLUMNS)
+_CREATE_STAGE = (f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ("
+                 + ", ".join(f"{name} {kind}" for name, kind in _STAGE_COLUMNS)
+                 + ") ON COMMIT DELETE ROWS")
+_UPSERT = f"""
+INSERT INTO connectors_syncmember AS m ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGE}
 ON CONFLICT (sync_id, profile_id) DO UPDATE SET
     remote_id = CASE WHEN EXCLUDED.status = 'synced' OR m.remote_id = ''
                      THEN EXCLUDED.remote_id ELSE m.remote_id END,
@@ -68,7 +76,7 @@ ON CONFLICT (sync_id, profile_id) DO UPDATE SET
     status = EXCLUDED.status, error = EXCLUDED.error,
     attempts = CASE WHEN EXCLUDED.status = 'synced' THEN 0 ELSE m.attempts + 1 END,
     updated_at = EXCLUDED.updated_at
-"""
+"""  # noqa: S608 - constant identifiers
 
 
 def _save_pushes(sync: AudienceSync, batch: list[Push], results: list[ItemResult],
@@ -94,12 +102,11 @@ def _save_pushes(sync: AudienceSync, batch: list[Push], results: list[ItemResult
                      push.email_enc, push.data_key_id, field_hash, result.ok, status, error,
                      0 if result.ok else 1, now))
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            execute_values(cursor.cursor, _UPSERT.replace(
-                "INSERT INTO connectors_syncmember", "INSERT INTO connectors_syncmember AS m"),
-                [(*r[:1], str(r[1]), *r[2:3],
-                  psycopg2.Binary(r[3]) if r[3] is not None else None,
-                  str(r[4]) if r[4] else None, *r[5:]) for r in rows], page_size=1000)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_CREATE_STAGE)
+            cursor.execute(f"TRUNCATE {_STAGE}")  # an enclosing transaction keeps rows
+            copy_rows(cursor, _STAGE, [name for name, _ in _STAGE_COLUMNS], rows)
+            cursor.execute(_UPSERT)
     else:
         _save_rows_orm(sync, rows)
     return added, updated, failed

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes.base import Abort, Request, Response, json_response
-from tests.fakes.mailchimp.render import member_json, trim
+from tests.fakes.mailchimp.render import member_fields_kept, member_json, trim
 from tests.fakes.mailchimp.store import STATUSES, Audience, Member, MemberError, not_on_list
 
 if TYPE_CHECKING:
@@ -115,16 +115,18 @@ class MemberRoutes(_Base):
                 continue
             self._apply_tags(audience, member, item.get("tags"), sync=bool(data.get("sync_tags")))
             (new if created else updated).append(member)
+        kept_new = member_fields_kept(request.query, "new_members")
+        kept_updated = member_fields_kept(request.query, "updated_members")
         payload = {
-            "new_members": [member_json(audience, m) for m in new],
-            "updated_members": [member_json(audience, m) for m in updated],
+            "new_members": [member_json(audience, m, kept_new) for m in new],
+            "updated_members": [member_json(audience, m, kept_updated) for m in updated],
             "errors": errors,
             "total_created": len(new),
             "total_updated": len(updated),
             "error_count": len(errors),
             "_links": [],
         }
-        return json_response(200, payload)
+        return json_response(200, trim(payload, request.query))
 
     @staticmethod
     def _apply_tags(audience: Audience, member: Member, tags: Any, *, sync: bool) -> None:

@@ -6,45 +6,74 @@ are constants because nothing in the fake sends mail.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tests.fakes.mailchimp.store import Audience, Member, Segment, contact_id, unique_email_id
 
 
-def member_json(audience: Audience, member: Member) -> dict[str, Any]:
-    merge = member.merge_fields
-    extra = member.extra
-    tags = sorted(
+def _tags(audience: Audience, member: Member) -> list[Segment]:
+    return sorted(
         (audience.segments[t] for t in member.tags if t in audience.segments), key=lambda s: s.id
     )
+
+
+def _full_name(member: Member) -> str:
+    merge = member.merge_fields
+    return f"{merge.get('FNAME', '')} {merge.get('LNAME', '')}".strip()
+
+
+# Each field of a member record, computed only when the response keeps it (`fields`).
+_MEMBER_FIELDS: dict[str, Callable[[Audience, Member], Any]] = {
+    "id": lambda a, m: m.id,
+    "email_address": lambda a, m: m.email_address,
+    "unique_email_id": lambda a, m: unique_email_id(m),
+    "contact_id": lambda a, m: contact_id(m),
+    "full_name": lambda a, m: _full_name(m),
+    "web_id": lambda a, m: m.web_id,
+    "email_type": lambda a, m: m.extra.get("email_type", "html"),
+    "status": lambda a, m: m.status,
+    "merge_fields": lambda a, m: dict(m.merge_fields),
+    "interests": lambda a, m: dict(m.interests),
+    "stats": lambda a, m: {"avg_open_rate": 0, "avg_click_rate": 0},
+    "ip_signup": lambda a, m: m.extra.get("ip_signup", ""),
+    "timestamp_signup": lambda a, m: m.timestamp_signup,
+    "ip_opt": lambda a, m: m.extra.get("ip_opt", ""),
+    "timestamp_opt": lambda a, m: m.extra.get("timestamp_opt", ""),
+    "member_rating": lambda a, m: 2,
+    "last_changed": lambda a, m: m.last_changed,
+    "language": lambda a, m: m.extra.get("language", ""),
+    "vip": lambda a, m: bool(m.extra.get("vip", False)),
+    "email_client": lambda a, m: "",
+    "location": lambda a, m: {"latitude": 0, "longitude": 0, "gmtoff": 0, "dstoff": 0},
+    "source": lambda a, m: "API - Generic",
+    "tags_count": lambda a, m: len(_tags(a, m)),
+    "tags": lambda a, m: [{"id": s.id, "name": s.name} for s in _tags(a, m)],
+    "list_id": lambda a, m: a.id,
+    "_links": lambda a, m: [],
+}
+
+
+def member_json(
+    audience: Audience, member: Member, only: frozenset[str] | None = None
+) -> dict[str, Any]:
+    """A member record; `only`: just these top-level fields (see member_fields_kept)."""
     return {
-        "id": member.id,
-        "email_address": member.email_address,
-        "unique_email_id": unique_email_id(member),
-        "contact_id": contact_id(member),
-        "full_name": f"{merge.get('FNAME', '')} {merge.get('LNAME', '')}".strip(),
-        "web_id": member.web_id,
-        "email_type": extra.get("email_type", "html"),
-        "status": member.status,
-        "merge_fields": dict(merge),
-        "interests": dict(member.interests),
-        "stats": {"avg_open_rate": 0, "avg_click_rate": 0},
-        "ip_signup": extra.get("ip_signup", ""),
-        "timestamp_signup": member.timestamp_signup,
-        "ip_opt": extra.get("ip_opt", ""),
-        "timestamp_opt": extra.get("timestamp_opt", ""),
-        "member_rating": 2,
-        "last_changed": member.last_changed,
-        "language": extra.get("language", ""),
-        "vip": bool(extra.get("vip", False)),
-        "email_client": "",
-        "location": {"latitude": 0, "longitude": 0, "gmtoff": 0, "dstoff": 0},
-        "source": "API - Generic",
-        "tags_count": len(tags),
-        "tags": [{"id": s.id, "name": s.name} for s in tags],
-        "list_id": audience.id,
-        "_links": [],
+        name: field(audience, member)
+        for name, field in _MEMBER_FIELDS.items()
+        if only is None or name in only
     }
+
+
+def member_fields_kept(query: dict[str, str], collection: str) -> frozenset[str] | None:
+    """The member fields a `fields` parameter keeps under `collection` (None: all)."""
+    kept = set()
+    for path in _paths(query.get("fields", "")):
+        if path[0] == collection:
+            if len(path) == 1:
+                return None
+            kept.add(path[1])
+    return frozenset(kept) if query.get("fields") else None
 
 
 def segment_json(audience: Audience, segment: Segment) -> dict[str, Any]:

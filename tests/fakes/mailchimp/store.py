@@ -11,6 +11,7 @@ modelled; email validity is a syntax check plus a list of rejected domains.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable
@@ -24,6 +25,7 @@ MEMBER_FIELDS = ("language", "vip", "email_type", "ip_opt", "timestamp_opt", "ip
 _EMAIL = re.compile(r"[^@\s\"(),:;<>\[\\\]]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,}")
 
 
+@functools.lru_cache(maxsize=1 << 18)  # the fake asks it several times a member and call
 def subscriber_hash(email: str) -> str:
     """Mailchimp's member id: the MD5 of the lower-cased address (not a security use)."""
     return hashlib.md5(email.lower().encode(), usedforsecurity=False).hexdigest()
@@ -34,7 +36,7 @@ def utc_now() -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")  # 2026-01-31T12:00:00+00:00
 
 
 class MemberError(Exception):
@@ -306,7 +308,12 @@ class Account:
 
 
 def contact_id(member: Member) -> str:
-    return hashlib.md5(f"contact:{member.id}".encode(), usedforsecurity=False).hexdigest()
+    return _contact_hash(member.id)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _contact_hash(member_id: str) -> str:
+    return hashlib.md5(f"contact:{member_id}".encode(), usedforsecurity=False).hexdigest()
 
 
 def unique_email_id(member: Member) -> str:
