@@ -41,6 +41,7 @@ from connectors.registry import connector_for, credentials_keep, limits_for
 __all__ = ["EMAIL_FIELD", "data_keys_load", "decrypt", "runs_reap", "sync_run",
            "syncs_holding", "syncs_of_segment"]
 Status = SyncMember.Status
+HEARTBEAT_S = 5  # how often a run renews its lease while batches come back
 
 
 def _batches(items: Iterable, size: int) -> Iterator[list]:
@@ -198,6 +199,8 @@ def _execute(sync: AudienceSync, connector: Connector, planner: Planner, run: Sy
         except VendorUnavailable as exc:
             return _pending(batch, str(exc))
 
+    beat = [run.heartbeat_at]
+
     def record(kind: str, batch: list, results: list[ItemResult]) -> None:
         now = timezone.now()
         if kind == "remove":
@@ -214,7 +217,9 @@ def _execute(sync: AudienceSync, connector: Connector, planner: Planner, run: Sy
                 counters.added += added
                 counters.updated += updated
                 counters.failed += failed
-        SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=now)
+        if (now - beat[0]).total_seconds() >= HEARTBEAT_S:  # the lease is minutes long
+            SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=now)
+            beat[0] = now
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sync") as pool:
         for phase in (iter(removes), pushes):
