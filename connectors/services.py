@@ -290,13 +290,16 @@ def _runnable(sync: AudienceSync) -> None:
         raise Invalid("destination", "the destination is disabled")
 
 
-def sync_run_request(*, actor: str, sync: AudienceSync) -> str:
-    """Queue a run now (Celery); returns the task id. Who asked is audited."""
-    from connectors.tasks import sync_run_task
+def sync_run_request(*, actor: str, sync: AudienceSync, reconcile: bool = False) -> str:
+    """Queue a run now (Celery), after reading the container back with reconcile;
+    returns the task id. Who asked is audited."""
+    from connectors.tasks import sync_reconcile_task, sync_run_task
 
     _runnable(sync)
     audit_record(actor=actor, action="sync.run_requested", object_type="audience_sync",
-                 object_id=str(sync.pk), details={"via": "queue"})
+                 object_id=str(sync.pk), details={"via": "queue", "reconcile": reconcile})
+    if reconcile:
+        return sync_reconcile_task.delay(sync.pk).id
     return sync_run_task.delay(sync.pk, SyncRun.Trigger.MANUAL).id
 
 

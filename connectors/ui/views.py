@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from cdp.roles import access_denied_record, user_role_names, user_sees_personal_data
 from connectors.models import AudienceSync, SyncRun
-from connectors.services import Invalid, sync_run_now, sync_run_request
+from connectors.services import Invalid, sync_run_request
 from connectors.ui.syncs import (
     CHART_OPTIONS,
     COUNTS,
@@ -112,8 +112,8 @@ def _report(request: HttpRequest, run: SyncRun | None) -> None:
 
 def sync_action_view(model_admin: ModelAdmin, request: HttpRequest, pk: int,
                      action: str) -> HttpResponse:
-    """"sync": queue a run (it runs at once where Celery is eager, as in the demo);
-    "reconcile": read the container back and repair it, in this request."""
+    """"sync": queue a run; "reconcile": queue a read-back of the container that repairs
+    every difference (both run at once where Celery is eager, as in the demo)."""
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     sync = _sync(model_admin, request, pk)
@@ -121,18 +121,15 @@ def sync_action_view(model_admin: ModelAdmin, request: HttpRequest, pk: int,
         raise PermissionDenied
     before = SyncRun.objects.filter(sync=sync).order_by("-started_at").first()
     try:
-        if action == "reconcile":
-            _report(request, sync_run_now(actor=_actor(request), sync=sync, reconcile=True))
-        elif action == "sync":
-            sync_run_request(actor=_actor(request), sync=sync)
-            latest = SyncRun.objects.filter(sync=sync).order_by("-started_at").first()
-            if latest is not None and latest != before and latest.status != "running":
-                _report(request, latest)
-            else:
-                messages.info(request, _("Sync queued: its run appears here when it has "
-                                         "finished."))
-        else:
+        if action not in ("sync", "reconcile"):
             raise Http404
+        sync_run_request(actor=_actor(request), sync=sync, reconcile=action == "reconcile")
+        latest = SyncRun.objects.filter(sync=sync).order_by("-started_at").first()
+        if latest is not None and latest != before and latest.status != "running":
+            _report(request, latest)
+        else:
+            messages.info(request, _("Sync queued: its run appears here when it has "
+                                     "finished."))
     except Invalid as exc:
         messages.error(request, _("Cannot run: %(reason)s") % {"reason": exc.message})
     return HttpResponseRedirect(page_url(sync.pk))

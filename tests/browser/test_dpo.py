@@ -131,7 +131,8 @@ def test_dpo_finds_a_person_by_email_and_erases_them(login, screenshot, jeanne):
     page.wait_for_selector("#no-match")  # waits for the answer page, fails after 15 s
 
 
-def test_dpo_sees_the_retention_rules_and_runs_them(login, screenshot, transactional_db):
+def test_dpo_sees_the_retention_rules_and_runs_them(login, screenshot, transactional_db,
+                                                    celery_eager):
     page = login("dominique", Role.DPO)
     page.locator('#nav-sidebar a[href="/admin/ui/privacy/retention/"]').click()
     page.wait_for_selector('#retention-rules tr[data-rule="events"]')

@@ -178,7 +178,10 @@ def test_retention_page_shows_the_periods_and_where_they_are_set(dpo, settings):
     assert retention_schedule("cdp.tasks.retention_enforce_task") == "04:00"
 
 
-def test_retention_run_previews_then_runs_on_confirmation(dpo, settings, source):
+def test_retention_run_previews_then_runs_on_confirmation(dpo, settings, source,
+                                                         celery_eager):
+    """The preview changes nothing; the confirmation queues the run (eager here, as in
+    the demo), done in the DPO's name."""
     settings.CDP_RETENTION_EVENTS_DAYS = 30
     profile = Profile.objects.create()
     old = timezone.now() - timezone.timedelta(days=60)
@@ -186,8 +189,10 @@ def test_retention_run_previews_then_runs_on_confirmation(dpo, settings, source)
                          occurred_at=old, received_at=old)
     preview = dpo.get(reverse("cdp_ui:retention_run"))
     assert preview.context["preview"].events_deleted == 1 and Event.objects.count() == 1
-    response = dpo.post(reverse("cdp_ui:retention_run"))
-    assert response.status_code == 302 and Event.objects.count() == 0
+    response = dpo.post(reverse("cdp_ui:retention_run"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("cdp_ui:retention")
+    assert Event.objects.count() == 0
+    assert any("1 événements supprimés" in str(m) for m in response.context["messages"])
     runs = list(AuditEvent.objects.filter(action__startswith="retention.").order_by("id"))
     assert [(r.action, r.actor) for r in runs] == [("retention.dry_run", "user:dominique"),
                                                    ("retention.purge", "user:dominique")]
