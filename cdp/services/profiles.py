@@ -9,7 +9,7 @@ from cdp.audit_reads import audit_read
 from cdp.fields import CLEAR_FIELDS, ENCRYPTED_FIELDS, enc_column
 from cdp.models import SourceRecord
 from cdp.privacy.crypto import decrypt
-from cdp.privacy.datakeys import record_key
+from cdp.privacy.datakeys import data_keys_load, record_key
 from cdp.privacy.masking import mask_personal
 from cdp.selectors import profile_get
 
@@ -33,20 +33,22 @@ def profile_view(
     personal fields masked for roles that may not read them (cdp.roles)."""
     profile = profile_get(profile_id)
     shown = mask_personal if masked else dict
+    stored = list(profile.records.all())
+    keys = data_keys_load(rec.data_key_id for rec in stored)  # one query, not one a record
     records = [
         {
             "source": rec.source.name,
             "external_id": rec.external_id,
             "implicit": rec.implicit,
-            **shown(record_plain(rec)),
+            **shown(record_plain(rec, keys.get(rec.data_key_id))),
             "attributes": rec.attributes,
             "received_at": rec.received_at,
             "updated_at": rec.updated_at,
         }
-        for rec in profile.records.all()
+        for rec in stored
     ]
-    # While a request is served the row is written beside it and made durable before the
-    # answer leaves (cdp.audit_reads); elsewhere at once, in the caller's transaction.
+    # While a request is served the row is sent ahead and confirmed before the answer
+    # leaves (cdp.audit_reads); elsewhere it is written at once, in the caller's transaction.
     audit_read(
         actor=actor,
         action="profile.view",

@@ -112,3 +112,26 @@ def test_throttle_is_per_key(profile_id):
     assert limited.get(_url(profile_id)).status_code == 429
     # Throttled requests never reached the view, so they were not audited.
     assert AuditEvent.objects.filter(action="profile.view").count() == 4
+
+
+def test_reading_a_profile_costs_the_same_queries_whatever_its_record_count(read_client,
+                                                                           source):
+    """Records' data keys are loaded in one query, not one a record."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cdp.services.record_parsing import ParsedRecord
+    from cdp.services.records import records_upsert
+
+    def queries_for(count: int, email: str) -> int:
+        records_upsert(source=source, records=[
+            ParsedRecord(f"{email}-{n}", {"email": email, "first_name": f"P{n}"})
+            for n in range(count)])
+        profile_id = SourceRecord.objects.get(external_id=f"{email}-0").profile_id
+        read_client.get(_url(profile_id))  # first use of the key and of the audit statements
+        with CaptureQueriesContext(connection) as captured:
+            body = read_client.get(_url(profile_id)).json()
+        assert len(body["records"]) == count
+        return len(captured)
+
+    assert queries_for(1, "one@example.fr") == queries_for(6, "six@example.fr")
