@@ -103,4 +103,5 @@ def test_task_is_scheduled_nightly_and_runs(history, celery_eager):
     entry = settings.CELERY_BEAT_SCHEDULE["cdp-retention-enforce"]
     assert entry["task"] == "cdp.tasks.retention_enforce_task"
     assert entry["schedule"].hour == {4} and entry["schedule"].minute == {0}
-    assert retention_enforce_task.delay().get() == {"events_deleted": 2, "profiles_erased": 1}
+    assert retention_enforce_task.delay().get() == {"events_deleted": 2, "profiles_erased": 1,
+                                                  "restricted_kept": 1}
