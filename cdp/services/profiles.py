@@ -34,6 +34,18 @@ def profile_view(
     profile = profile_get(profile_id)
     shown = mask_personal if masked else dict
     stored = list(profile.records.all())
+    # Recorded before decrypting: while a request is served the row is sent ahead and
+    # confirmed before the answer leaves (cdp.audit_reads), so its commit overlaps the
+    # decryption and the rendering; elsewhere it is written at once, in the caller's
+    # transaction. A read that fails after this is still recorded as attempted.
+    audit_read(
+        actor=actor,
+        action="profile.view",
+        object_type="profile",
+        object_id=str(profile.id),
+        profile_id=profile.id,
+        details={"purpose": purpose, "records": len(stored), "masked": masked},
+    )
     keys = data_keys_load(rec.data_key_id for rec in stored)  # one query, not one a record
     records = [
         {
@@ -47,16 +59,6 @@ def profile_view(
         }
         for rec in stored
     ]
-    # While a request is served the row is sent ahead and confirmed before the answer
-    # leaves (cdp.audit_reads); elsewhere it is written at once, in the caller's transaction.
-    audit_read(
-        actor=actor,
-        action="profile.view",
-        object_type="profile",
-        object_id=str(profile.id),
-        profile_id=profile.id,
-        details={"purpose": purpose, "records": len(records), "masked": masked},
-    )
     return {
         "id": profile.id,
         "created_at": profile.created_at,
