@@ -226,6 +226,14 @@ def _pg_append(connection: Any, cursor: Any, event: AuditEvent, prev_hash: str |
     event.id, event.prev_hash, event.row_hash = cursor.fetchone()
 
 
+def audit_event(fields: dict[str, Any]) -> AuditEvent:
+    """The unsaved row for these stored fields, stamped now, its details normalized as
+    they will be read back (so its hash verifies)."""
+    event = AuditEvent(at=timezone.now(), **fields)
+    event.details = audit_details(event.details)
+    return event
+
+
 def audit_append(*, using: str, prev_hash: str | None = None, **fields: Any) -> AuditEvent:
     """Lock the chain (until the transaction ends) and insert one chained row; call it
     inside an atomic block.
@@ -234,8 +242,7 @@ def audit_append(*, using: str, prev_hash: str | None = None, **fields: Any) -> 
     row it deleted when it deleted them all).
     """
     connection = connections[using]
-    event = AuditEvent(at=timezone.now(), **fields)
-    event.details = audit_details(event.details)
+    event = audit_event(fields)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             _pg_append(connection, cursor, event, prev_hash)

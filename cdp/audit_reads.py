@@ -28,13 +28,12 @@ import psycopg2
 import psycopg2.extensions as pg
 from django.conf import settings
 from django.db import connections, router
-from django.utils import timezone
 
 from cdp.audit import (
     PG_APPEND_SQL,
     PREPARE_APPEND_SQL,
     PREPARE_LOCK_SQL,
-    audit_details,
+    audit_event,
     audit_fields,
     audit_record,
     pg_append_params,
@@ -100,6 +99,9 @@ def _alive(writer: "_Writer | None") -> bool:
     if writer.in_flight:
         return True
     try:
+        # The first poll reads the server's goodbye (a FATAL notice), the second finds
+        # the socket closed.
+        writer.conn.poll()
         writer.conn.poll()
     except psycopg2.Error:
         writer.close()
@@ -128,18 +130,18 @@ def audit_read(**fields: Any) -> None:
     if not _deferrable(pending):
         audit_record(**fields)
         return
-    event = AuditEvent(at=timezone.now(), **audit_fields(**fields))
-    event.details = audit_details(event.details)
-    params = pg_append_params(event, None)
-    _writer().finish()  # an earlier read's row first: if it failed, this request fails
+    params = pg_append_params(audit_event(audit_fields(**fields)), None)
+    writer = _writer()
+    writer.finish()  # an earlier read's row first: if it failed, this request fails
     try:
-        _writer().send(params)
+        writer.send(params)
     except psycopg2.Error:
         # A connection gone idle-dead (a server restart): nothing was sent, so once more
         # on a new one; a second failure propagates and fails the request.
         _discard()
-        _writer().send(params)
-    pending.append(_local.writer)
+        writer = _writer()
+        writer.send(params)
+    pending.append(writer)
 
 
 def _discard() -> None:

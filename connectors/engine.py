@@ -103,9 +103,11 @@ def _save_pushes(sync: AudienceSync, batch: list[Push], results: list[ItemResult
                      push.email_enc, push.data_key_id, field_hash, result.ok, status, error,
                      0 if result.ok else 1, now))
     if connection.vendor == "postgresql":
+        nested = connection.in_atomic_block  # no commit after this batch to empty the stage
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_CREATE_STAGE)
-            cursor.execute(f"TRUNCATE {_STAGE}")  # an enclosing transaction keeps rows
+            if nested:
+                cursor.execute(f"TRUNCATE {_STAGE}")
             copy_rows(cursor, _STAGE, [name for name, _ in _STAGE_COLUMNS], rows)
             cursor.execute(_UPSERT)
     else:

@@ -100,11 +100,8 @@ def _summary(run: SyncRun) -> str:
         "removed": run.removed, "unchanged": run.unchanged, "failed": run.failed}
 
 
-def _report(request: HttpRequest, run: SyncRun | None) -> None:
-    if run is None:
-        messages.warning(request, _("Another run of this sync is in progress: try again "
-                                    "when it has finished."))
-    elif run.status == SyncRun.Status.SUCCEEDED:
+def _report(request: HttpRequest, run: SyncRun) -> None:
+    if run.status == SyncRun.Status.SUCCEEDED:
         messages.success(request, _summary(run))
     else:
         messages.warning(request, _summary(run))

@@ -16,7 +16,6 @@ from django.utils import timezone, translation
 
 from cdp.audit import audit_record
 from cdp.models import AuditEvent, ConsentEntry, Event, Profile
-from cdp.roles import Role
 from cdp.services.retention import retention_rules, retention_schedule
 from cdp.ui.dpo_filters import parse_day
 from tests.conftest import staff_login
@@ -24,15 +23,6 @@ from tests.conftest import staff_login
 AUDIT = "/admin/cdp/auditevent/"
 LEDGER = "/admin/cdp/consententry/"
 
-
-def _staff(client, username: str, *roles: Role):
-    staff_login(client, username, *roles)
-    return client
-
-
-@pytest.fixture
-def dpo(client, db):
-    return _staff(client, "dominique", Role.DPO)
 
 
 def _on(day: int, **fields) -> AuditEvent:
@@ -116,7 +106,8 @@ def test_export_is_refused_to_staff_without_the_dpo_role_audited(client, history
     """Staff allowed to read the log (a view permission) may not export it."""
     from django.contrib.auth.models import Permission
 
-    staff = _staff(client, "viewer")
+    staff_login(client, "viewer")
+    staff = client
     get_user_model().objects.get(username="viewer").user_permissions.add(
         Permission.objects.get(codename="view_auditevent"))
     page = staff.get(AUDIT)
