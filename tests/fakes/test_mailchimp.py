@@ -73,6 +73,25 @@ def test_duplicates_in_one_batch_are_errors_unless_skipped(
     assert response.json()["error_count"] == 0
 
 
+def test_batch_answers_keep_only_the_fields_asked_for(mailchimp_client: httpx.Client) -> None:
+    """Partial responses: `fields` trims a batch answer (here to the emails and errors)."""
+    put(mailchimp_client, "old@cdp.test")
+    members = [{"email_address": e, "status_if_new": "subscribed"}
+               for e in ("new@cdp.test", "old@cdp.test", "bad@example.com")]
+    body = mailchimp_client.post(
+        f"/lists/{LIST}",
+        params={"fields": "new_members.email_address,updated_members.email_address,errors"},
+        json={"members": members, "update_existing": True},
+    ).json()
+    assert body["new_members"] == [{"email_address": "new@cdp.test"}]
+    assert body["updated_members"] == [{"email_address": "old@cdp.test"}]
+    assert body["errors"][0]["email_address"] == "bad@example.com"
+    assert set(body) == {"new_members", "updated_members", "errors"}
+    full = batch(mailchimp_client, {"email_address": "new@cdp.test", "status": "subscribed"},
+                 update_existing=True)
+    assert {"id", "status", "merge_fields", "tags"} <= set(full["updated_members"][0])
+
+
 def test_unknown_merge_field_is_invalid_resource(mailchimp_client: httpx.Client) -> None:
     response = put(mailchimp_client, "ada@cdp.test", merge_fields={"NOPE": "x"})
     assert response.status_code == 400
