@@ -97,40 +97,82 @@ def _record_keys() -> dict[int, tuple[str, str]]:
             .iterator(chunk_size=20_000)}
 
 
-def plain_splink(truth: dict) -> dict:
+def plain_splink(con, truth: dict) -> dict:
     """The same model, Splink alone: predict + cluster at the link threshold."""
-    import duckdb
     from django.conf import settings
 
     from identity.evaluation import quality
-    from identity.loading import records_table
     from identity.matching import linker_for
     from identity.models import IdentityModel
 
     threshold = settings.CDP_IDENTITY_LINK_THRESHOLD
     model = IdentityModel.objects.get(active=True).splink_model
-    con = duckdb.connect()
-    try:
-        records_table(con)
-        linker = linker_for(con, model)
-        logging.getLogger("splink").setLevel(logging.ERROR)  # Linker() set it to INFO
-        for column in ("first_name", "last_name"):
-            linker.table_management.compute_tf_table(column)
-        started = time.perf_counter()
-        predictions = linker.inference.predict(threshold_match_probability=threshold)
-        predict_s = time.perf_counter() - started
-        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-            predictions, threshold_match_probability=threshold)
-        cluster_of = dict(con.execute(
-            f"SELECT unique_id, cluster_id FROM {clusters.physical_name}").fetchall())  # noqa: S608
-        splink_s = time.perf_counter() - started
-    finally:
-        con.close()
+    linker = linker_for(con, model)
+    logging.getLogger("splink").setLevel(logging.ERROR)  # Linker() set it to INFO
+    for column in ("first_name", "last_name"):
+        linker.table_management.compute_tf_table(column)
+    started = time.perf_counter()
+    predictions = linker.inference.predict(threshold_match_probability=threshold)
+    predict_s = time.perf_counter() - started
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=threshold)
+    cluster_of = dict(con.execute(
+        f"SELECT unique_id, cluster_id FROM {clusters.physical_name}").fetchall())  # noqa: S608
+    splink_s = time.perf_counter() - started
     keys = _record_keys()
     predicted = {key: str(cluster_of.get(pk, f"alone-{pk}")) for pk, key in keys.items()}
     found = quality(predicted, truth)
     return {"splink_s": splink_s, "predict_s": predict_s, "cluster_s": splink_s - predict_s,
             "f1": found.f1, "precision": found.precision, "recall": found.recall}
+
+
+MISS_KINDS = ("no field value in common", "first name only",
+              "email local part (and first name) only, at another domain", "other")
+
+
+def misses(con, truth: dict, keys: dict[int, tuple[str, str]]) -> dict:
+    """What the missed pairs (same person, different profiles) have in common, and how
+    ambiguous the commonest partial evidence is: all record pairs whose only shared
+    values are an email local part at different domains (and maybe a first name), of
+    the same person vs of different people."""
+    import pyarrow as pa
+
+    from cdp.models import SourceRecord
+
+    profile = dict(SourceRecord.objects.values_list("pk", "profile_id").iterator(chunk_size=50_000))
+    ids = [pk for pk in keys if keys[pk] in truth]
+    con.register("_who", pa.table({
+        "unique_id": pa.array(ids, pa.int64()),
+        "entity": pa.array([truth[keys[pk]] for pk in ids], pa.string()),
+        "profile": pa.array([str(profile[pk]) for pk in ids], pa.string())}))
+    fields = ("first_name", "last_name", "birth_date", "email_canonical", "email_local",
+              "phone", "address", "postcode", "city")
+    same = ", ".join(f"coalesce(a.{f} = b.{f}, false) AS {f}" for f in fields)
+    others = " OR ".join(fields[1:4] + fields[5:])
+    rows = con.execute(f"""
+        WITH w AS (SELECT r.*, _who.entity, _who.profile FROM records r
+                   JOIN _who USING (unique_id)),
+        missed AS (SELECT {same} FROM w a JOIN w b ON a.entity = b.entity
+                   AND a.unique_id < b.unique_id AND a.profile <> b.profile)
+        SELECT CASE
+          WHEN NOT (first_name OR email_local OR {others}) THEN 0
+          WHEN NOT (email_local OR {others}) THEN 1
+          WHEN email_local AND NOT ({others}) THEN 2 ELSE 3 END AS kind, count(*)
+        FROM missed GROUP BY kind""").fetchall()  # noqa: S608
+    kinds = dict.fromkeys(MISS_KINDS, 0)
+    for kind, count in rows:
+        kinds[MISS_KINDS[kind]] = count
+    # The commonest partial evidence, over every record pair that has it: same person or not?
+    same_person, different = con.execute(f"""
+        WITH w AS (SELECT r.*, _who.entity FROM records r JOIN _who USING (unique_id)
+                   WHERE r.email_local IS NOT NULL),
+        pairs AS (SELECT a.entity = b.entity AS same, {same} FROM w a JOIN w b
+                  ON a.email_local = b.email_local AND a.unique_id < b.unique_id
+                  AND a.email_domain <> b.email_domain)
+        SELECT count(*) FILTER (same), count(*) FILTER (NOT same) FROM pairs
+        WHERE NOT ({others})""").fetchall()[0]  # noqa: S608
+    con.unregister("_who")
+    return {"kinds": kinds, "local_only_same": same_person, "local_only_different": different}
 
 
 def _incoming(count: int) -> list:
@@ -246,7 +288,21 @@ def main() -> None:
 
     truth = truth_read(truth_path)
     found = quality({(s, e): p for s, e, p in identity_map()}, truth)
-    plain = plain_splink(truth)
+    import duckdb
+
+    from identity.loading import records_table
+
+    con = duckdb.connect()
+    records_table(con)
+    missed = misses(con, truth, _record_keys())
+    plain = plain_splink(con, truth)
+    con.close()
+    total = sum(missed["kinds"].values())
+    print(f"missed pairs: {total:,}; " + "; ".join(
+        f"{kind}: {n:,} ({n / max(total, 1):.0%})" for kind, n in missed["kinds"].items()))
+    print("record pairs sharing only an email local part (and maybe a first name), at two "
+          f"domains: {missed['local_only_same']:,} of the same person, "
+          f"{missed['local_only_different']:,} of different people")
     p50, p95, note = incremental()
     print(f"incremental: {note}")
 

@@ -129,6 +129,26 @@ def staged_table(cursor: Any, name: str, columns: Sequence[tuple[str, str]],
     return name
 
 
+INLINE_ROWS = 500
+
+
+def staged_rows(cursor: Any, name: str, columns: Sequence[tuple[str, str]],
+                rows: Sequence[Sequence[Any]]) -> str:
+    """Rows to join an UPDATE .. FROM on: a few inline as a VALUES list (one statement,
+    where a staged table costs four round trips, which is most of a one-record identity
+    change), more through staged_table. Returns SQL to put after FROM or JOIN."""
+    if len(rows) > INLINE_ROWS:
+        return staged_table(cursor, name, columns, rows)
+    names = ", ".join(col for col, _ in columns)
+    if not rows:
+        nulls = ", ".join(f"NULL::{kind} AS {col}" for col, kind in columns)
+        return f"(SELECT {nulls} WHERE false)"
+    row_sql = "(" + ", ".join(f"%s::{kind}" for _, kind in columns) + ")"
+    values = b", ".join(cursor.mogrify(row_sql, [str(v) if isinstance(v, uuid.UUID) else v
+                                                 for v in row]) for row in rows)
+    return f"(SELECT * FROM (VALUES {values.decode()}) AS {name} ({names}))"  # noqa: S608 - mogrify quoted the values
+
+
 def table_reload(table: str, columns: Sequence[str], csv_data: Any) -> None:
     """Replace a derived table's whole content (PostgreSQL): TRUNCATE, drop its indexes and
     unique/check constraints, COPY the CSV (a file-like of bytes, no header), then rebuild

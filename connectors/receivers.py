@@ -67,7 +67,7 @@ def _members_follow(retired: dict[Any, Any]) -> None:
     from django.db import connection, transaction
     from django.db.models import Exists, OuterRef
 
-    from cdp.db import staged_table
+    from cdp.db import staged_rows
     from connectors.models import SyncMember
 
     if not retired:
@@ -79,7 +79,7 @@ def _members_follow(retired: dict[Any, Any]) -> None:
         return
     table = SyncMember._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        staged = staged_table(cursor, "_sync_retired", [("old", "uuid"), ("new", "uuid")],
+        staged = staged_rows(cursor, "_sync_retired", [("old", "uuid"), ("new", "uuid")],
                               list(retired.items()))
         # One row per (sync, survivor): two retired profiles sent to the same sync must
         # not both become the survivor's row (the later run removes the other).

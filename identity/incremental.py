@@ -21,6 +21,7 @@ import duckdb
 import pyarrow.csv as pa_csv
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from cdp.db import bulk_write, table_reload
@@ -35,7 +36,7 @@ from identity.models import (
     TermFrequency,
 )
 from identity.reassign import records_reassign
-from identity.scoring import score, tf_key
+from identity.scoring import score_rows, tf_columns, tf_key
 
 MAX_CANDIDATES = 300
 _RULE_COLUMN = re.compile(r'l\."(\w+)"')
@@ -115,50 +116,81 @@ class MatchOutcome:
     elapsed_ms: float = 0.0
 
 
-def _deterministic(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
-    """Pairs the batch's deterministic pass would link (the same strong identifiers,
-    with the same guards): they join whatever the model says, as in the batch."""
-    from identity.deterministic import _KEY, _blocked_sql, _flag_id
+def _deterministic_sql() -> tuple[str, ...]:
+    """What the batch's deterministic pass would link (the same strong identifiers, with
+    the same guards), as expressions over a scored pair's columns, so the scoring query
+    computes them too: per strong key the linking value (NULL when it does not link),
+    then whether the email typo rule links."""
+    from identity.deterministic import _KEY, _blocked_sql
+
+    def guard(kind: str) -> str:
+        return _blocked_sql(kind).replace("lower(email)", "lower(email_l)").replace(
+            "lower(phone)", "lower(phone_l)")
+
+    extra = tuple(f"CASE WHEN {_KEY[kind]}_l = {_KEY[kind]}_r{guard(kind)} "
+                  f"THEN {_KEY[kind]}_l END" for kind in settings.CDP_IDENTITY_STRONG_KEYS)
+    return (*extra, "coalesce(email_local_l = email_local_r AND email_domain_l <> email_domain_r "
+            "AND levenshtein(email_domain_l, email_domain_r) <= 2 "
+            f"AND length(email_local_l) >= 6{guard('email')}, false)")
+
+
+def _deterministic(rows: list[tuple]) -> list[tuple[int, int]]:
+    """The pairs of score_rows(..., extra=_deterministic_sql()) that link whatever the
+    model says, as in the batch: a strong key's value not flagged as too shared, or the
+    email typo rule."""
+    from identity.deterministic import _flag_id
     from identity.models import IdentifierFlag
 
+    kinds = settings.CDP_IDENTITY_STRONG_KEYS
+    found = [(row[0], row[1], [(kind, value) for kind, value in zip(kinds, row[3:], strict=False)
+                               if value is not None], row[-1]) for row in rows]
+    found = [item for item in found if item[2] or item[3]]
+    if not found:
+        return []
     flagged = set(IdentifierFlag.objects.values_list("bidx", flat=True))
-    pairs = []
-    checks = {"email": "l.email_canonical = r.email_canonical",
-              "phone": "l.phone_bidx = r.phone_bidx",
-              "customer_id": "l.customer_id_bidx = r.customer_id_bidx"}
-    for kind in settings.CDP_IDENTITY_STRONG_KEYS:
-        guard = _blocked_sql(kind).replace("lower(email)", "lower(l.email)").replace(
-            "lower(phone)", "lower(l.phone)")
-        rows = con.execute(
-            f"SELECT l.unique_id, r.unique_id, l.{_KEY[kind]} FROM new_records l "  # noqa: S608
-            f"JOIN candidates r ON {checks[kind]} WHERE true{guard}").fetchall()
-        pairs += [(a, b) for a, b, value in rows if _flag_id(kind, value) not in flagged]
-    guard = _blocked_sql("email").replace("lower(email)", "lower(l.email)")
-    pairs += con.execute(
-        "SELECT l.unique_id, r.unique_id FROM new_records l JOIN candidates r "  # noqa: S608
-        "ON l.email_local = r.email_local AND l.email_domain <> r.email_domain "
-        f"AND levenshtein(l.email_domain, r.email_domain) <= 2 "
-        f"WHERE length(l.email_local) >= 6{guard}").fetchall()
-    return pairs
+    return [(a, b) for a, b, keys, typo in found
+            if typo or any(_flag_id(kind, value) not in flagged for kind, value in keys)]
+
+
+def _candidates(keys: set[str], identifiers: dict[str, set[str]],
+                exclude: list[int]) -> set[int]:
+    """Records sharing a blocking key or a strong identifier's blind index, each source
+    capped at MAX_CANDIDATES, in one round trip (indexed lookups)."""
+    parts, params = [], []
+    if keys:
+        parts.append(f"(SELECT record_id FROM {BlockingKey._meta.db_table} "  # noqa: S608
+                     f"WHERE key IN ({', '.join(['%s'] * len(keys))}) LIMIT {MAX_CANDIDATES})")
+        params += sorted(keys)
+    table = SourceRecord._meta.db_table
+    for name, values in identifiers.items():
+        if values:
+            parts.append(f"(SELECT id FROM {table} WHERE {bidx_column(name)} IN "  # noqa: S608
+                         f"({', '.join(['%s'] * len(values))}) LIMIT {MAX_CANDIDATES})")
+            params += sorted(values)
+    if not parts:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ".join(parts), params)
+        return {row[0] for row in cursor.fetchall()} - set(exclude)
 
 
 def _forbidden(record_ids: list[int]) -> dict[int, set[int]]:
     """record -> records it must never share a profile with."""
     apart: dict[int, set[int]] = {r: set() for r in record_ids}
-    for record, others in RecordSplit.objects.filter(record_id__in=record_ids) \
-            .values_list("record_id", "apart_from"):
-        apart[record] |= set(others)
+    # Unmerges are people's decisions, a handful of rows: read them all at once.
     for split_record, others in RecordSplit.objects.values_list("record_id", "apart_from"):
+        if split_record in apart:
+            apart[split_record] |= set(others)
         for record in record_ids:
             if record in others:
                 apart[record].add(split_record)
-    rejected = MatchReview.objects.filter(status=MatchReview.Status.REJECTED)
-    for a, b in rejected.filter(record_a_id__in=record_ids).values_list("record_a_id",
-                                                                       "record_b_id"):
-        apart[a].add(b)
-    for a, b in rejected.filter(record_b_id__in=record_ids).values_list("record_a_id",
-                                                                       "record_b_id"):
-        apart[b].add(a)
+    for a, b in MatchReview.objects.filter(
+            Q(record_a_id__in=record_ids) | Q(record_b_id__in=record_ids),
+            status=MatchReview.Status.REJECTED).values_list("record_a_id", "record_b_id"):
+        if a in apart:
+            apart[a].add(b)
+        if b in apart:
+            apart[b].add(a)
     return apart
 
 
@@ -186,43 +218,38 @@ def records_match(*, record_ids: list[int], actor: str = "celery:identity_match"
     model = model_row.splink_model
     con = _connection()
     try:
-        records_table(con, name="new_records", record_ids=record_ids, workers=1)
+        records_table(con, name="new_records", record_ids=record_ids, workers=1, view=True)
         secret, keys = _secret(), []
         rows = con.execute("SELECT * FROM new_records").fetchall()
         names = [d[0] for d in con.description]
-        for row in rows:
-            values = dict(zip(names, row, strict=True))
+        news = [dict(zip(names, row, strict=True)) for row in rows]
+        for values in news:
             for columns in blocking_rules(model):
                 if all(values.get(c) is not None for c in columns):
                     keys.append((values["unique_id"],
                                  _key(secret, columns, tuple(values[c] for c in columns))))
         BlockingKey.objects.bulk_create([BlockingKey(record_id=r, key=k) for r, k in keys],
                                         ignore_conflicts=True)
-        candidates = set(BlockingKey.objects.filter(key__in={k for _, k in keys})
-                         .values_list("record_id", flat=True)[:MAX_CANDIDATES])
-        for name in INDEXED_FIELDS:
-            wanted = {values for values in SourceRecord.objects.filter(pk__in=record_ids)
-                      .values_list(bidx_column(name), flat=True) if values}
-            if wanted:
-                candidates |= set(SourceRecord.objects.filter(
-                    **{f"{bidx_column(name)}__in": wanted}).values_list("pk", flat=True)
-                    [:MAX_CANDIDATES])
-        candidates -= set(record_ids)
+        identifiers = {name: {v[bidx_column(name)] for v in news if v[bidx_column(name)]}
+                       for name in INDEXED_FIELDS}
+        candidates = _candidates({k for _, k in keys}, identifiers, record_ids)
         outcome.candidates = len(candidates)
         if not candidates:
             return outcome
-        records_table(con, name="candidates", record_ids=sorted(candidates), workers=1)
-        tf_keys = {tf_key(c, v) for c in ("first_name", "last_name") for (v,) in
-                   con.execute(f'SELECT "{c}" FROM new_records WHERE "{c}" IS NOT NULL')  # noqa: S608
-                   .fetchall()}
-        frequencies = dict(TermFrequency.objects.filter(key__in=tf_keys)
-                           .values_list("key", "frequency"))
-        scored = score(con, model, model_row.version, frequencies)
-        scored += [(a, b, 1.0) for a, b in _deterministic(con)]
+        records_table(con, name="candidates", record_ids=sorted(candidates), workers=1,
+                      view=True)
+        tf_values = {(v["unique_id"], column): v.get(column) for v in news
+                     for column in tf_columns(model)}
+        frequencies = dict(TermFrequency.objects.filter(
+            key__in={tf_key(c, value) for (_, c), value in tf_values.items() if value})
+            .values_list("key", "frequency"))
+        rows = score_rows(con, model, model_row.version, frequencies, tf_values,
+                          extra=_deterministic_sql())
+        scored = [row[:3] for row in rows] + [(a, b, 1.0) for a, b in _deterministic(rows)]
     finally:
         # Decrypted values stay in memory only while a match runs.
-        for table in ("new_records", "candidates", "_excluded"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        for table in ("new_records", "candidates"):
+            con.unregister(table)
     _apply(scored, record_ids, model_row.version, actor, outcome)
     outcome.elapsed_ms = (time.perf_counter() - started) * 1000
     return outcome
@@ -231,12 +258,15 @@ def records_match(*, record_ids: list[int], actor: str = "celery:identity_match"
 def _apply(scored: list[tuple[int, int, float]], record_ids: list[int], version: int,
            actor: str, outcome: MatchOutcome) -> None:
     link, review = settings.CDP_IDENTITY_LINK_THRESHOLD, settings.CDP_IDENTITY_REVIEW_THRESHOLD
-    profile_of = dict(SourceRecord.objects.filter(
-        pk__in={r for pair in scored for r in pair[:2]}).values_list("pk", "profile_id"))
+    # The profiles of the scored records and all their members, in one query.
+    involved = SourceRecord.objects.filter(
+        pk__in={r for pair in scored for r in pair[:2]}).values("profile_id")
     members: dict[object, set[int]] = {}
     for record, profile_id in SourceRecord.objects.filter(
-            profile_id__in=set(profile_of.values())).values_list("pk", "profile_id"):
+            profile_id__in=Subquery(involved)).values_list("pk", "profile_id"):
         members.setdefault(profile_id, set()).add(record)
+    profile_of = {record: profile_id for profile_id, records in members.items()
+                  for record in records}
     apart = _forbidden(record_ids)
     moves, scores, reviews, now = {}, {}, [], timezone.now()
     for record in record_ids:

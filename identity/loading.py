@@ -65,9 +65,11 @@ def _plain_rows(raw: list[tuple]) -> list[tuple]:
     return out
 
 
-def _chunks(where: str, params: list[Any]) -> Iterator[list[tuple]]:
-    # A server-side cursor on PostgreSQL: the table is never held whole in memory.
-    with connection.chunked_cursor() as cursor:
+def _chunks(where: str, params: list[Any], *, few: bool = False) -> Iterator[list[tuple]]:
+    # A server-side cursor on PostgreSQL: the table is never held whole in memory. A few
+    # named records (incremental matching) take one round trip on a plain cursor instead
+    # of the named cursor's three.
+    with (connection.cursor() if few else connection.chunked_cursor()) as cursor:
         cursor.execute(_SQL + where + " ORDER BY r.id", params)
         while rows := cursor.fetchmany(CHUNK):
             yield [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
@@ -75,8 +77,11 @@ def _chunks(where: str, params: list[Any]) -> Iterator[list[tuple]]:
 
 
 def records_table(con: duckdb.DuckDBPyConnection, *, name: str = "records",
-                  record_ids: list[int] | None = None, workers: int | None = None) -> int:
-    """Load records (all, or these ids) into DuckDB table `name`; returns the count."""
+                  record_ids: list[int] | None = None, workers: int | None = None,
+                  view: bool = False) -> int:
+    """Load records (all, or these ids) into DuckDB table `name`; returns the count.
+    view: register the rows as a view instead (no copy; about a millisecond less for the
+    few rows of an incremental match); the caller unregisters it."""
     where, params = "", []
     if record_ids is not None:
         where, params = "WHERE r.id = ANY(%s)", [list(record_ids)]
@@ -92,7 +97,7 @@ def records_table(con: duckdb.DuckDBPyConnection, *, name: str = "records",
 
     batches: list[pa.RecordBatch] = []
     workers = workers or max(1, min(2, os.cpu_count() or 1))
-    chunks = _chunks(where, params)
+    chunks = _chunks(where, params, few=record_ids is not None and len(record_ids) <= CHUNK)
     if workers > 1 and connection.vendor == "postgresql":
         # forkserver, not fork: the DuckDB connection's threads must not be forked.
         context = multiprocessing.get_context("forkserver")
@@ -106,6 +111,9 @@ def records_table(con: duckdb.DuckDBPyConnection, *, name: str = "records",
     else:
         batches = [batch(_plain_rows(raw)) for raw in chunks]
     table = pa.Table.from_batches([b for b in batches if b.num_rows], schema=schema)
+    if view:
+        con.register(name, table)
+        return table.num_rows
     con.register("_incoming", table)
     con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _incoming")  # noqa: S608
     con.unregister("_incoming")

@@ -10,6 +10,7 @@ connectors catch up.
 """
 
 import datetime as dt
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping
@@ -19,7 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cdp.audit import audit_record
-from cdp.db import staged_table
+from cdp.db import staged_rows
 from cdp.models import ConsentEntry, Event, Profile, SourceRecord
 from cdp.signals import identities_changed
 from identity.models import IdentityEvent, ProfileRedirect
@@ -31,6 +32,7 @@ class Reassignment:
     created: list[uuid.UUID] = field(default_factory=list)
     retired: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # old -> new
     touched: set[uuid.UUID] = field(default_factory=set)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
 
 def _identity_path() -> None:
@@ -51,7 +53,7 @@ def _move_records(moves: Mapping[int, uuid.UUID]) -> None:
         return
     # A batch run moves up to every record: one staged table, three set-based UPDATEs.
     with connection.cursor() as cursor:
-        staged = staged_table(cursor, "_identity_moves", [("id", "bigint"), ("pid", "uuid")],
+        staged = staged_rows(cursor, "_identity_moves", [("id", "bigint"), ("pid", "uuid")],
                               list(moves.items()))
         cursor.execute(f"UPDATE {SourceRecord._meta.db_table} r SET profile_id = m.pid "  # noqa: S608
                        f"FROM {staged} m WHERE r.id = m.id")
@@ -71,7 +73,7 @@ def _retire(retired: Mapping[uuid.UUID, uuid.UUID]) -> None:
             ProfileRedirect.objects.filter(new_id=old).update(new_id=new)
         return
     with connection.cursor() as cursor:
-        staged = staged_table(cursor, "_identity_retired", [("old", "uuid"), ("new", "uuid")],
+        staged = staged_rows(cursor, "_identity_retired", [("old", "uuid"), ("new", "uuid")],
                               list(retired.items()))
         for table, column in ((Event._meta.db_table, "profile_id"),
                               (ConsentEntry._meta.db_table, "profile_id"),
@@ -103,7 +105,9 @@ def records_reassign(
         existing = set(Profile.objects.filter(pk__in=targets).values_list("pk", flat=True))
         result.created = sorted(targets - existing, key=str)
         Profile.objects.bulk_create([Profile(id=pid) for pid in result.created])
+        started = time.perf_counter()
         _move_records(moves)
+        result.timings["move_s"] = time.perf_counter() - started
         sources = {current[rid] for rid in moves}
         left = set(SourceRecord.objects.filter(profile_id__in=sources)
                    .values_list("profile_id", flat=True).distinct())
@@ -113,11 +117,15 @@ def records_reassign(
         for old in sorted(sources - left, key=str):
             new = flows[old].most_common(1)[0][0]
             result.retired[old] = new
+        started = time.perf_counter()
         _retire(result.retired)
         ProfileRedirect.objects.bulk_create(
             [ProfileRedirect(old_id=old, new_id=new, at=now)
              for old, new in result.retired.items()], ignore_conflicts=True)
+        result.timings["retire_s"] = time.perf_counter() - started
+        started = time.perf_counter()
         Profile.objects.filter(pk__in=list(result.retired)).delete()
+        result.timings["delete_s"] = time.perf_counter() - started
         result.moved_records = len(moves)
         result.touched = (targets | sources) - set(result.retired)
         events = _record_events(moves, current, result, rule=rule, actor=actor,

@@ -150,6 +150,7 @@ def resolve_full(*, actor: str, progress: Callable[[str], None] | None = None) -
     change = records_reassign(moves=moves, rule=rule, actor=actor, scores=best,
                               audit_each=False, now=now)
     result.timings["reassign_s"] = time.perf_counter() - started
+    result.timings.update({f"reassign_{k}": v for k, v in change.timings.items()})
     result.moved, result.merged = change.moved_records, len(change.retired)
     result.created = len(change.created)
     clusters_of = {record: index for index, cluster in enumerate(clusters) for record in cluster}

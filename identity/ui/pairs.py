@@ -69,7 +69,7 @@ def pair_scores(*, record_ids: list[int], model: IdentityModel) -> list[PairScor
     try:
         records_table(con, name="new_records", record_ids=ids, workers=1)
         con.execute("CREATE TABLE candidates AS SELECT * FROM new_records")
-        rows = [row for row in con.execute(compiled.sql).fetchall() if row[0] < row[1]]
+        rows = [row for row in con.execute(compiled.sql()).fetchall() if row[0] < row[1]]
         tf_columns = {lvl.tf_column for _, levels in compiled.comparisons for lvl in levels
                       if lvl.tf_column}
         values = _tf_values(con, tf_columns)
