@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 import duckdb
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from cdp.audit import audit_record
-from cdp.models import Profile, SourceRecord
+from cdp.models import Event, Profile, SourceRecord
 from identity.clustering import components, constrained_clusters
 from identity.deterministic import deterministic_edges
 from identity.golden import golden_refresh
@@ -57,22 +58,51 @@ def constraints() -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     return must, cannot
 
 
-def stable_ids(clusters: list[set[int]], current: dict[int, uuid.UUID]) -> dict[int, uuid.UUID]:
+def stable_ids(clusters: list[set[int]], current: dict[int, uuid.UUID],
+               events: dict[uuid.UUID, int] | None = None) -> dict[int, uuid.UUID]:
     """Each cluster keeps the profile id it shares most records with (each id once);
-    the others get new ids."""
+    the others get new ids. Between profiles holding as many of its records, the one
+    with more events (events: profile -> count) keeps its id: the other's records and
+    events are the ones moved, and moving an event rewrites it and its index entries."""
+    events = events or {}
     candidates = []
     for index, cluster in enumerate(clusters):
         for profile_id, shared in Counter(current[r] for r in cluster).items():
-            candidates.append((-shared, str(profile_id), index, profile_id))
+            candidates.append((-shared, -events.get(profile_id, 0), str(profile_id), index,
+                               profile_id))
     candidates.sort()
     owner: dict[int, uuid.UUID] = {}
     used: set[uuid.UUID] = set()
-    for _, _, index, profile_id in candidates:
+    for *_, index, profile_id in candidates:
         if index not in owner and profile_id not in used:
             owner[index] = profile_id
             used.add(profile_id)
     return {record: owner.get(index) or owner.setdefault(index, uuid.uuid4())
             for index, cluster in enumerate(clusters) for record in cluster}
+
+
+def tied_profiles(clusters: list[set[int]], current: dict[int, uuid.UUID]) -> set[uuid.UUID]:
+    """Profiles that hold as many of a cluster's records as the cluster's best holder:
+    the ones whose event counts decide which keeps its id."""
+    tied: set[uuid.UUID] = set()
+    for cluster in clusters:
+        counts = Counter(current[r] for r in cluster)
+        if len(counts) > 1:
+            top = max(counts.values())
+            best = [pid for pid, n in counts.items() if n == top]
+            if len(best) > 1:
+                tied.update(best)
+    return tied
+
+
+def event_counts(profile_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Events per profile (an index-only count on PostgreSQL)."""
+    ids, counts = sorted(profile_ids, key=str), {}
+    for start in range(0, len(ids), 10_000):  # SQLite caps a query's parameters
+        counts.update(Event.objects.filter(profile_id__in=ids[start:start + 10_000])
+                      .values("profile_id").annotate(n=Count("id"))
+                      .values_list("profile_id", "n"))
+    return counts
 
 
 def _flags(flagged: list[tuple[str, str, int]], now: dt.datetime) -> None:
@@ -141,7 +171,7 @@ def resolve_full(*, actor: str, progress: Callable[[str], None] | None = None) -
         con.close()
     result.clusters = len(clusters)
     started = time.perf_counter()
-    assignment = stable_ids(clusters, current)
+    assignment = stable_ids(clusters, current, event_counts(tied_profiles(clusters, current)))
     moves = {rid: pid for rid, pid in assignment.items() if current[rid] != pid}
     best = {}
     for a, b, p in pairs:

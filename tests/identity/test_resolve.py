@@ -169,3 +169,34 @@ def test_commands_export_map_and_evaluate(customers, tmp_path):
     assert IdentityModel.objects.count() == 0
     with pytest.raises(CommandError, match="no such file"):
         call_command("evaluate_identity", str(tmp_path / "nope.csv"))
+
+
+def test_a_tie_keeps_the_id_of_the_profile_with_more_events(db):
+    """Two profiles holding as many of a cluster's records: the one with more events keeps
+    its id (fewer events rewritten), whatever the ids' order; more records still wins."""
+    from identity.resolve import event_counts, stable_ids, tied_profiles
+
+    source = Source.objects.create(name="shop")
+    records_upsert(source=source, records=[
+        ParsedRecord(external_id=name, values={"first_name": name}) for name in "abc"])
+    a, b, c = (SourceRecord.objects.get(external_id=n) for n in "abc")
+    # b has the events and the id that sorts last (ids' order alone would keep a's).
+    a, b = sorted((a, b), key=lambda r: str(r.profile_id))
+    Event.objects.bulk_create([
+        Event(event_id=f"e{i}", profile_id=b.profile_id, record=b, source=source,
+              type="purchase", occurred_at="2026-11-01T10:00:00Z",
+              received_at="2026-11-01T10:00:00Z") for i in range(3)])
+    current = {r.pk: r.profile_id for r in (a, b, c)}
+
+    tied = tied_profiles([{a.pk, b.pk}, {c.pk}], current)
+    assert tied == {a.profile_id, b.profile_id}
+    assignment = stable_ids([{a.pk, b.pk}, {c.pk}], current, event_counts(tied))
+    assert assignment == {a.pk: b.profile_id, b.pk: b.profile_id, c.pk: c.profile_id}
+
+    # No tie: two of a's profile's records against b's one, b's events do not matter.
+    records_upsert(source=source, records=[ParsedRecord(external_id="a2", values={})])
+    a2 = SourceRecord.objects.get(external_id="a2")
+    current[a2.pk] = a.profile_id
+    assert tied_profiles([{a.pk, a2.pk, b.pk}], current) == set()
+    assignment = stable_ids([{a.pk, a2.pk, b.pk}], current, event_counts(tied))
+    assert set(assignment.values()) == {a.profile_id}
