@@ -18,6 +18,9 @@ Measured:
 - incr_p50_ms, incr_p95_ms: identity.incremental.records_match of one new record (200:
   100 new noisy records of existing customers, 100 new people) against the whole base;
   nan when identity has no incremental matcher.
+- Printed with them: the missed pairs (same person, different profiles) by what the two
+  records share, and every record pair of the base whose only shared values are an email
+  local part at two domains (and maybe a first name), same person vs different people.
 
 `--quick`: 10k records. Default 100k; `--size 1000000 --bulk` for 1M. Ends with:
 RESULT f1=.. splink_f1=.. total_s=.. splink_s=.. incr_p50_ms=.. incr_p95_ms=.. peak_mb=.. records=..

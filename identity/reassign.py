@@ -128,12 +128,17 @@ def records_reassign(
         result.timings["delete_s"] = time.perf_counter() - started
         result.moved_records = len(moves)
         result.touched = (targets | sources) - set(result.retired)
+        started = time.perf_counter()
         events = _record_events(moves, current, result, rule=rule, actor=actor,
                                 scores=scores or {}, kind=kind, now=now)
         _audit(events, rule=rule, actor=actor, each=audit_each)
+        result.timings["events_s"] = time.perf_counter() - started
+        started = time.perf_counter()
         retired, touched = dict(result.retired), set(result.touched)
         transaction.on_commit(lambda: identities_changed.send(
             sender=Profile, profile_ids=touched, retired=retired))
+    # The commit and the receivers it runs (segments, connectors), when outermost.
+    result.timings["commit_s"] = time.perf_counter() - started
     return result
 
 

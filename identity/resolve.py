@@ -172,6 +172,7 @@ def resolve_full(*, actor: str, progress: Callable[[str], None] | None = None) -
     result.clusters = len(clusters)
     started = time.perf_counter()
     assignment = stable_ids(clusters, current, event_counts(tied_profiles(clusters, current)))
+    result.timings["ids_s"] = time.perf_counter() - started
     moves = {rid: pid for rid, pid in assignment.items() if current[rid] != pid}
     best = {}
     for a, b, p in pairs:
