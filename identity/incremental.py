@@ -27,7 +27,7 @@ from django.utils import timezone
 from cdp.db import bulk_write, table_reload
 from cdp.fields import INDEXED_FIELDS, bidx_column
 from cdp.models import SourceRecord
-from identity.loading import records_table
+from identity.loading import records_arrow
 from identity.models import (
     BlockingKey,
     IdentityModel,
@@ -218,11 +218,10 @@ def records_match(*, record_ids: list[int], actor: str = "celery:identity_match"
     model = model_row.splink_model
     con = _connection()
     try:
-        records_table(con, name="new_records", record_ids=record_ids, workers=1, view=True)
+        new_records = records_arrow(record_ids, workers=1)
+        con.register("new_records", new_records)
         secret, keys = _secret(), []
-        rows = con.execute("SELECT * FROM new_records").fetchall()
-        names = [d[0] for d in con.description]
-        news = [dict(zip(names, row, strict=True)) for row in rows]
+        news = new_records.to_pylist()
         for values in news:
             for columns in blocking_rules(model):
                 if all(values.get(c) is not None for c in columns):
@@ -236,10 +235,10 @@ def records_match(*, record_ids: list[int], actor: str = "celery:identity_match"
         outcome.candidates = len(candidates)
         if not candidates:
             return outcome
-        records_table(con, name="candidates", record_ids=sorted(candidates), workers=1,
-                      view=True)
+        con.register("candidates", records_arrow(sorted(candidates), workers=1))
+        adjusted = tf_columns(model)
         tf_values = {(v["unique_id"], column): v.get(column) for v in news
-                     for column in tf_columns(model)}
+                     for column in adjusted}
         frequencies = dict(TermFrequency.objects.filter(
             key__in={tf_key(c, value) for (_, c), value in tf_values.items() if value})
             .values_list("key", "frequency"))

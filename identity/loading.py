@@ -76,12 +76,10 @@ def _chunks(where: str, params: list[Any], *, few: bool = False) -> Iterator[lis
                    for row in rows]
 
 
-def records_table(con: duckdb.DuckDBPyConnection, *, name: str = "records",
-                  record_ids: list[int] | None = None, workers: int | None = None,
-                  view: bool = False) -> int:
-    """Load records (all, or these ids) into DuckDB table `name`; returns the count.
-    view: register the rows as a view instead (no copy; about a millisecond less for the
-    few rows of an incremental match); the caller unregisters it."""
+def records_arrow(record_ids: list[int] | None = None, workers: int | None = None) -> pa.Table:
+    """Records (all, or these ids) decrypted into an Arrow table of COLUMNS. A caller
+    matching a few records registers it in DuckDB as it is (no copy) and unregisters it
+    after the match."""
     where, params = "", []
     if record_ids is not None:
         where, params = "WHERE r.id = ANY(%s)", [list(record_ids)]
@@ -110,10 +108,13 @@ def records_table(con: duckdb.DuckDBPyConnection, *, name: str = "records",
             batches += [batch(future.result()) for future in pending]
     else:
         batches = [batch(_plain_rows(raw)) for raw in chunks]
-    table = pa.Table.from_batches([b for b in batches if b.num_rows], schema=schema)
-    if view:
-        con.register(name, table)
-        return table.num_rows
+    return pa.Table.from_batches([b for b in batches if b.num_rows], schema=schema)
+
+
+def records_table(con: duckdb.DuckDBPyConnection, *, name: str = "records",
+                  record_ids: list[int] | None = None, workers: int | None = None) -> int:
+    """Load records (all, or these ids) into DuckDB table `name`; returns the count."""
+    table = records_arrow(record_ids, workers)
     con.register("_incoming", table)
     con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _incoming")  # noqa: S608
     con.unregister("_incoming")

@@ -59,15 +59,18 @@ def constraints() -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
 
 
 def stable_ids(clusters: list[set[int]], current: dict[int, uuid.UUID],
-               events: dict[uuid.UUID, int] | None = None) -> dict[int, uuid.UUID]:
+               events_of: Callable[[set[uuid.UUID]], dict[uuid.UUID, int]] | None = None,
+               ) -> dict[int, uuid.UUID]:
     """Each cluster keeps the profile id it shares most records with (each id once);
     the others get new ids. Between profiles holding as many of its records, the one
-    with more events (events: profile -> count) keeps its id: the other's records and
-    events are the ones moved, and moving an event rewrites it and its index entries."""
-    events = events or {}
+    with more events (events_of: tied profiles -> counts) keeps its id: the other's
+    records and events are the ones moved, and moving an event rewrites it and its index
+    entries."""
+    holders = _holders(clusters, current)
+    events = events_of(_tied(holders)) if events_of else {}
     candidates = []
-    for index, cluster in enumerate(clusters):
-        for profile_id, shared in Counter(current[r] for r in cluster).items():
+    for index, counts in enumerate(holders):
+        for profile_id, shared in counts.items():
             candidates.append((-shared, -events.get(profile_id, 0), str(profile_id), index,
                                profile_id))
     candidates.sort()
@@ -81,18 +84,26 @@ def stable_ids(clusters: list[set[int]], current: dict[int, uuid.UUID],
             for index, cluster in enumerate(clusters) for record in cluster}
 
 
-def tied_profiles(clusters: list[set[int]], current: dict[int, uuid.UUID]) -> set[uuid.UUID]:
-    """Profiles that hold as many of a cluster's records as the cluster's best holder:
-    the ones whose event counts decide which keeps its id."""
+def _holders(clusters: list[set[int]], current: dict[int, uuid.UUID]) -> list[Counter]:
+    """Per cluster: current profile -> how many of its records that profile holds."""
+    return [Counter(current[r] for r in cluster) for cluster in clusters]
+
+
+def _tied(holders: list[Counter]) -> set[uuid.UUID]:
     tied: set[uuid.UUID] = set()
-    for cluster in clusters:
-        counts = Counter(current[r] for r in cluster)
+    for counts in holders:
         if len(counts) > 1:
             top = max(counts.values())
             best = [pid for pid, n in counts.items() if n == top]
             if len(best) > 1:
                 tied.update(best)
     return tied
+
+
+def tied_profiles(clusters: list[set[int]], current: dict[int, uuid.UUID]) -> set[uuid.UUID]:
+    """Profiles that hold as many of a cluster's records as the cluster's best holder:
+    the ones whose event counts decide which keeps its id."""
+    return _tied(_holders(clusters, current))
 
 
 def event_counts(profile_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
@@ -171,7 +182,7 @@ def resolve_full(*, actor: str, progress: Callable[[str], None] | None = None) -
         con.close()
     result.clusters = len(clusters)
     started = time.perf_counter()
-    assignment = stable_ids(clusters, current, event_counts(tied_profiles(clusters, current)))
+    assignment = stable_ids(clusters, current, event_counts)
     result.timings["ids_s"] = time.perf_counter() - started
     moves = {rid: pid for rid, pid in assignment.items() if current[rid] != pid}
     best = {}
