@@ -3,9 +3,10 @@
 import datetime as dt
 import uuid
 
-from django.db import connection
+import pytest
+from django.db import connection, transaction
 
-from cdp.db import bulk_write
+from cdp.db import INLINE_ROWS, bulk_write, staged_rows
 from cdp.models import Profile, SourceRecord
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
@@ -40,3 +41,21 @@ def test_fresh_copy_falls_back_to_upsert_when_a_key_already_exists(source):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
+
+
+@pytest.mark.parametrize("count", [0, 3, INLINE_ROWS + 1])
+def test_staged_rows_join_an_update_inline_or_staged(source, count):
+    """A few rows go inline as VALUES, many through a staged table: the UPDATE .. FROM
+    they feed moves exactly the rows listed, either way."""
+    old, new = Profile.objects.create(), Profile.objects.create()
+    bulk_write(SourceRecord._meta.db_table, COLUMNS,
+               [_row(source, old, f"r{n}", "Brest") for n in range(count + 2)], fresh=True)
+    moving = list(SourceRecord.objects.order_by("pk").values_list("pk", flat=True)[:count])
+    with transaction.atomic(), connection.cursor() as cursor:
+        staged = staged_rows(cursor, "_test_moves", [("id", "bigint"), ("pid", "uuid")],
+                             [(pk, new.pk) for pk in moving])
+        cursor.execute(f"UPDATE cdp_sourcerecord r SET profile_id = m.pid FROM {staged} m "  # noqa: S608
+                       "WHERE r.id = m.id")
+    assert set(SourceRecord.objects.filter(profile_id=new.pk)
+               .values_list("pk", flat=True)) == set(moving)
+    assert SourceRecord.objects.filter(profile_id=old.pk).count() == 2

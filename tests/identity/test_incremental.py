@@ -87,3 +87,35 @@ def test_a_duplicate_arriving_through_the_api_joins_the_right_profile(
     assert response.status_code == 200, response.content
     arrived = SourceRecord.objects.get(external_id="late-dup-1")
     assert arrived.profile_id == SourceRecord.objects.get(pk=anchor.pk).profile_id
+
+
+def test_a_shared_email_links_on_arrival_unless_it_is_a_blocked_value(resolved):
+    """Two different people sharing only an email: the deterministic rule joins them on
+    arrival (the model alone would not), except when the email is a blocked value."""
+    import uuid
+
+    from cdp.models import Source
+    from cdp.services.record_parsing import ParsedRecord
+    from cdp.services.records import records_upsert
+
+    source = Source.objects.create(name="late")
+
+    def arrive(email: str, tag: str) -> tuple[SourceRecord, SourceRecord]:
+        records_upsert(source=source, records=[
+            ParsedRecord(f"{tag}-1", {"email": email, "first_name": "Alice",
+                                      "last_name": "Martin", "postcode": "29200"}),
+            ParsedRecord(f"{tag}-2", {"email": email, "first_name": "Bruno",
+                                      "last_name": "Durand", "postcode": "13001"})])
+        first, second = (SourceRecord.objects.get(external_id=f"{tag}-{n}") for n in (1, 2))
+        # Ingestion may have joined them already: start the second one on its own.
+        records_reassign(moves={second.pk: uuid.uuid4()}, rule="test", actor="t",
+                         audit_each=False)
+        records_match(record_ids=[second.pk])
+        first.refresh_from_db()
+        second.refresh_from_db()
+        return first, second
+
+    first, second = arrive("shared.mailbox@cdp.test", "open")
+    assert first.profile_id == second.profile_id
+    first, second = arrive("test@cdp.test", "blocked")
+    assert first.profile_id != second.profile_id
