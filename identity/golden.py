@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from cdp.db import staged_table
+from cdp.db import staged_rows
 from cdp.fields import CLEAR_FIELDS, ENCRYPTED_FIELDS, INDEXED_FIELDS, bidx_column, enc_column
 from cdp.models import Profile, Source, SourceRecord
 from identity.models import GoldenRecord
@@ -60,7 +60,18 @@ def golden_refresh(*, profile_ids: Collection[uuid.UUID]) -> int:
     return _refresh_python(profile_ids)
 
 
-def _field_sql(name: str, everyone: bool) -> str:
+def records_golden_refresh(record_ids: Collection[int],
+                           also: Collection[uuid.UUID] = ()) -> int:
+    """Refresh the golden records of the profiles holding these records (just arrived,
+    changed or moved), and of `also` (profiles they left): a new record from a trusted
+    source, or a fresher one, may win a field. Without it a profile would show, and
+    connectors send, its old values until the next full run."""
+    held = set(SourceRecord.objects.filter(pk__in=list(record_ids))
+               .values_list("profile_id", flat=True))
+    return golden_refresh(profile_ids=held | set(also))
+
+
+def _field_sql(name: str, only: str | None) -> str:
     """The winning record per profile for one field, ordered as _choose orders them."""
     if name in ENCRYPTED_FIELDS:
         present = f"r.{enc_column(name)} IS NOT NULL"
@@ -75,13 +86,18 @@ def _field_sql(name: str, everyone: bool) -> str:
     return (
         f"SELECT DISTINCT ON (profile_id) profile_id, '{name}' AS field, id FROM ("  # noqa: S608
         f"SELECT r.id, r.profile_id, s.priority, r.updated_at, {frequency} AS frequency "
-        f"FROM {SourceRecord._meta.db_table} r {'' if everyone else _ONLY_STAGED}"
+        f"FROM {SourceRecord._meta.db_table} r {_only(only)}"
         f"JOIN {Source._meta.db_table} s ON s.id = r.source_id WHERE {present}) c "
         "ORDER BY profile_id, priority DESC, updated_at DESC, frequency DESC, id DESC"
     )
 
 
-_ONLY_STAGED = "JOIN _golden_profiles g ON g.id = r.profile_id "
+def _only(staged: str | None) -> str:
+    return f"JOIN {staged} g ON g.id = r.profile_id " if staged else ""
+
+
+# Below this many profiles the refresh joins their list: no need to count the profiles.
+FEW = 10_000
 
 
 def _refresh_sql(profile_ids: Collection[uuid.UUID]) -> int:
@@ -89,20 +105,20 @@ def _refresh_sql(profile_ids: Collection[uuid.UUID]) -> int:
     (a million at a time), which row by row in Python takes minutes. Asked for most
     profiles, it recomputes them all (same result for the others): joining each field's
     scan with a staged list of half a million ids costs more than the extra rows."""
-    everyone = len(profile_ids) * 2 >= Profile.objects.count()
-    winners = " UNION ALL ".join(f"({_field_sql(name, everyone)})" for name in FIELDS)
+    everyone = len(profile_ids) >= FEW and len(profile_ids) * 2 >= Profile.objects.count()
     golden = GoldenRecord._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        if not everyone:
-            staged_table(cursor, "_golden_profiles", [("id", "uuid")],
-                         [(pid,) for pid in profile_ids])
-        cursor.execute("SET LOCAL work_mem = '64MB'")
+        only = None if everyone else staged_rows(
+            cursor, "_golden_profiles", [("id", "uuid")], [(pid,) for pid in profile_ids])
+        winners = " UNION ALL ".join(f"({_field_sql(name, only)})" for name in FIELDS)
+        if len(profile_ids) > FEW:
+            cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(
             f"INSERT INTO {golden} (profile_id, sources, computed_at) "  # noqa: S608 - ours
             "SELECT p.profile_id, COALESCE(jsonb_object_agg(w.field, w.id) "
             "FILTER (WHERE w.field IS NOT NULL), '{}'::jsonb), %s "
             f"FROM (SELECT DISTINCT r.profile_id FROM {SourceRecord._meta.db_table} r "
-            f"{'' if everyone else _ONLY_STAGED}) p "
+            f"{_only(only)}) p "
             f"LEFT JOIN ({winners}) w ON w.profile_id = p.profile_id GROUP BY p.profile_id "
             "ON CONFLICT (profile_id) DO UPDATE SET sources = EXCLUDED.sources, "
             "computed_at = EXCLUDED.computed_at",

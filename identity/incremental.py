@@ -111,6 +111,7 @@ def term_frequencies_refresh(con: duckdb.DuckDBPyConnection, model: dict,
 @dataclass
 class MatchOutcome:
     joined: dict[int, object] = field(default_factory=dict)  # record -> profile
+    touched: set = field(default_factory=set)  # profiles that gained or lost records
     reviews: int = 0
     candidates: int = 0
     elapsed_ms: float = 0.0
@@ -287,7 +288,8 @@ def _apply(scored: list[tuple[int, int, float]], record_ids: list[int], version:
                                            created_at=now))
             break
     if moves:
-        records_reassign(moves=moves, rule=f"incremental:model:v{version}", actor=actor,
-                         scores=scores, audit_each=False)
+        outcome.touched = records_reassign(
+            moves=moves, rule=f"incremental:model:v{version}", actor=actor, scores=scores,
+            audit_each=False).touched
     outcome.joined = moves
     outcome.reviews = len(MatchReview.objects.bulk_create(reviews, ignore_conflicts=True))

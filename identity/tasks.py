@@ -12,12 +12,16 @@ from cdp.models import SourceRecord
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), max_retries=3,
              retry_backoff=True)
 def identity_match_task(source_id: int, external_ids: list[str]) -> int:
-    """Match records that just arrived or changed; matching them again changes nothing."""
+    """Match records that just arrived or changed (when a model is trained), then refresh
+    their profiles' golden records; doing it again changes nothing."""
+    from identity.golden import records_golden_refresh
     from identity.incremental import records_match
 
     ids = list(SourceRecord.objects.filter(source_id=source_id, external_id__in=external_ids)
                .values_list("pk", flat=True))
-    return len(records_match(record_ids=ids).joined)
+    outcome = records_match(record_ids=ids)
+    records_golden_refresh(ids, also=outcome.touched)
+    return len(outcome.joined)
 
 
 @shared_task(acks_late=True, max_retries=0)

@@ -106,3 +106,33 @@ def test_a_few_profiles_are_refreshed_alone(db):
     GoldenRecord.objects.all().delete()
     _refresh_python(few)
     assert dict(GoldenRecord.objects.values_list("profile_id", "sources")) == staged
+
+
+def test_golden_records_follow_records_as_they_arrive(
+        ingest_client, celery_eager, django_capture_on_commit_callbacks):
+    """Through the API, with no model trained: a new person gets a golden record, a record
+    from a more trusted source joining the profile wins its fields, and a fresher update
+    of a same-priority record wins over an older one, without waiting for a full run."""
+    Source.objects.create(name="shop", priority=100)
+    Source.objects.create(name="crm", priority=200)
+
+    def send(source: str, **fields: str) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = ingest_client.post("/api/v1/records/batch", {
+                "source": source, "records": [fields]}, format="json")
+        assert response.status_code == 200, response.content
+
+    send("shop", external_id="s1", email="anne@example.com", city="Brest")
+    profile = SourceRecord.objects.get(external_id="s1").profile
+    assert _winner(profile, "city") == "s1"
+    # Same email: ingestion joins it to the profile; the CRM outranks the shop.
+    send("crm", external_id="c1", email="anne@example.com", city="Quimper")
+    assert SourceRecord.objects.get(external_id="c1").profile_id == profile.pk
+    assert _winner(profile, "city") == "c1"
+    assert _winner(profile, "email") == "c1"
+    # A shop record changed later: fresher, same priority as the other shop record.
+    send("shop", external_id="s2", email="anne@example.com", company="Acme")
+    assert _winner(profile, "company") == "s2"
+    SourceRecord.objects.filter(external_id="s2").update(updated_at=T0)
+    send("shop", external_id="s1", email="anne@example.com", city="Brest", company="Initech")
+    assert _winner(profile, "company") == "s1"

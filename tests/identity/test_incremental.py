@@ -11,7 +11,7 @@ from cdp.models import SourceRecord
 from identity.incremental import records_match
 from identity.loading import records_table
 from identity.matching import predict
-from identity.models import BlockingKey, IdentityModel, TermFrequency
+from identity.models import BlockingKey, GoldenRecord, IdentityModel, TermFrequency
 from identity.reassign import records_reassign
 from identity.resolve import resolve_full
 from identity.scoring import score
@@ -87,6 +87,9 @@ def test_a_duplicate_arriving_through_the_api_joins_the_right_profile(
     assert response.status_code == 200, response.content
     arrived = SourceRecord.objects.get(external_id="late-dup-1")
     assert arrived.profile_id == SourceRecord.objects.get(pk=anchor.pk).profile_id
+    # The profile's golden record was chosen again with the new record among its own.
+    golden = GoldenRecord.objects.get(profile_id=arrived.profile_id)
+    assert golden.computed_at >= arrived.received_at
 
 
 def test_a_shared_email_links_on_arrival_unless_it_is_a_blocked_value(resolved):
