@@ -232,7 +232,7 @@ def incremental(count: int = 200) -> tuple[float, float, str]:
 def _refresh_keys() -> None:
     import duckdb
 
-    from identity.incremental import blocking_keys_refresh, term_frequencies_refresh
+    from identity.incremental import incremental_index
     from identity.loading import records_table
     from identity.models import IdentityModel
 
@@ -240,8 +240,7 @@ def _refresh_keys() -> None:
     con = duckdb.connect()
     try:
         records_table(con)
-        term_frequencies_refresh(con, model)
-        blocking_keys_refresh(con, model)
+        incremental_index(con, model)()
     finally:
         con.close()
 

@@ -8,14 +8,16 @@ same ON CONFLICT clause, so both paths have the same semantics.
 import datetime as dt
 import io
 import json
+import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 import psycopg2
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -205,3 +207,44 @@ def analytic_memory() -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('work_mem', %s, true)",
                            [settings.CDP_ANALYTICS_WORK_MEM])
+
+
+class Background:
+    """Run `work` on its own thread and database connection, committed on its own, while
+    the caller goes on; wait() returns its seconds and re-raises its error.
+
+    It runs at once instead inside a transaction (another connection would not see that
+    transaction's rows, and could wait on its locks while the caller waits on it) and off
+    PostgreSQL (SQLite takes one writer at a time).
+    """
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self.seconds, self._error = 0.0, None
+        self._thread: threading.Thread | None = None
+        if connection.vendor != "postgresql" or connection.in_atomic_block:
+            self._run(work, own_connection=False)
+        else:
+            self._thread = threading.Thread(target=self._run, args=(work, True), daemon=True)
+            self._thread.start()
+
+    @property
+    def overlapped(self) -> bool:
+        return self._thread is not None
+
+    def _run(self, work: Callable[[], Any], own_connection: bool) -> None:
+        started = time.perf_counter()
+        try:
+            work()
+        except BaseException as error:  # noqa: BLE001 - handed to the caller in wait()
+            self._error = error
+        finally:
+            self.seconds = time.perf_counter() - started
+            if own_connection:
+                connections.close_all()  # this thread's connections only
+
+    def wait(self) -> float:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.seconds

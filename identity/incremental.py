@@ -15,9 +15,11 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
+import pyarrow as pa
 import pyarrow.csv as pa_csv
 from django.conf import settings
 from django.db import connection, transaction
@@ -57,10 +59,25 @@ def _key(secret: str, columns: tuple[str, ...], values: tuple) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def blocking_keys_refresh(con: duckdb.DuckDBPyConnection, model: dict,
-                          table: str = "records") -> int:
-    """Every record's blocking keys, computed in DuckDB (SHA-256 keyed by a secret
-    derived from the blind index key), replacing the stored ones."""
+def incremental_index(con: duckdb.DuckDBPyConnection, model: dict,
+                      table: str = "records") -> Callable[[], int]:
+    """Compute in DuckDB what incremental matching looks up (term frequencies and every
+    record's blocking keys) and return its write to PostgreSQL: a callable that needs
+    neither `con` nor the caller's thread, so a full run can overlap it with its own
+    writes. It returns how many keys it wrote."""
+    frequencies = _term_frequency_rows(con, model, table)
+    keys = _blocking_key_rows(con, model, table)
+
+    def write() -> int:
+        _term_frequencies_write(frequencies)
+        return _blocking_keys_write(keys)
+    return write
+
+
+def _blocking_key_rows(con: duckdb.DuckDBPyConnection, model: dict,
+                       table: str) -> pa.Table | None:
+    """(record_id, key) of every record and blocking rule, computed in DuckDB (SHA-256
+    keyed by a secret derived from the blind index key); None if the model has none."""
     secret = _secret()
     parts = []
     for columns in blocking_rules(model):
@@ -68,30 +85,33 @@ def blocking_keys_refresh(con: duckdb.DuckDBPyConnection, model: dict,
         joined = " || '|' || ".join(f'CAST("{c}" AS VARCHAR)' for c in columns)
         parts.append(f"SELECT unique_id, substr(sha256('{secret}|{','.join(columns)}|' || "  # noqa: S608
                      f"{joined}), 1, 24) AS key FROM {table} WHERE {present}")
+    return con.sql(" UNION ".join(parts)).to_arrow_table() if parts else None
+
+
+def _blocking_keys_write(keys: pa.Table | None) -> int:
     table = BlockingKey._meta.db_table
-    if not parts:
+    if keys is None:
         BlockingKey.objects.all().delete()
         return 0
-    query = " UNION ".join(parts)
     if connection.vendor == "postgresql":
-        # Millions of keys: DuckDB -> Arrow -> CSV in memory -> one COPY, indexes rebuilt.
-        keys = con.sql(query).to_arrow_table()
+        # Millions of keys: Arrow -> CSV in memory -> one COPY, indexes rebuilt.
         buffer = io.BytesIO()
         pa_csv.write_csv(keys, buffer, pa_csv.WriteOptions(include_header=False))
         buffer.seek(0)
         table_reload(table, ["record_id", "key"], buffer)
         return keys.num_rows
-    rows = con.execute(query).fetchall()
     with transaction.atomic():
         BlockingKey.objects.all().delete()
-        bulk_write(table, ["record_id", "key"], rows, fresh=True)
-    return len(rows)
+        columns = keys.to_pydict()
+        bulk_write(table, ["record_id", "key"],
+                   list(zip(columns["unique_id"], columns["key"], strict=True)), fresh=True)
+    return keys.num_rows
 
 
-def term_frequencies_refresh(con: duckdb.DuckDBPyConnection, model: dict,
-                             table: str = "records") -> int:
-    """The term frequencies the model adjusts for, as Splink computes them (share of
-    non-null values), stored by keyed hash of the value."""
+def _term_frequency_rows(con: duckdb.DuckDBPyConnection, model: dict,
+                         table: str) -> list[TermFrequency]:
+    """As Splink computes them (share of non-null values), stored by keyed hash of the
+    value."""
     columns = sorted({lvl["tf_adjustment_column"] for c in model["comparisons"]
                       for lvl in c["comparison_levels"] if lvl.get("tf_adjustment_column")})
     rows = []
@@ -102,6 +122,10 @@ def term_frequencies_refresh(con: duckdb.DuckDBPyConnection, model: dict,
         ).fetchall():
             rows.append(TermFrequency(column=column, key=tf_key(column, value),
                                       frequency=share))
+    return rows
+
+
+def _term_frequencies_write(rows: list[TermFrequency]) -> int:
     with transaction.atomic():
         TermFrequency.objects.all().delete()
         TermFrequency.objects.bulk_create(rows, batch_size=5000)

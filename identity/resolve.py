@@ -23,11 +23,12 @@ from django.db.models import Count
 from django.utils import timezone
 
 from cdp.audit import audit_record
+from cdp.db import Background
 from cdp.models import Event, Profile, SourceRecord
 from identity.clustering import components, constrained_clusters
 from identity.deterministic import deterministic_edges
 from identity.golden import golden_refresh
-from identity.incremental import blocking_keys_refresh, term_frequencies_refresh
+from identity.incremental import incremental_index
 from identity.loading import records_table
 from identity.matching import predict
 from identity.models import IdentifierFlag, IdentityModel, MatchReview, RecordSplit
@@ -142,7 +143,7 @@ def resolve_full(*, actor: str, progress: Callable[[str], None] | None = None) -
     result, now = ResolveResult(), timezone.now()
     model = IdentityModel.objects.filter(active=True).first()
     result.model_version = model.version if model else None
-    con = duckdb.connect()
+    con, index_write = duckdb.connect(), None
     try:
         started = time.perf_counter()
         result.records = records_table(con)
@@ -166,9 +167,9 @@ def resolve_full(*, actor: str, progress: Callable[[str], None] | None = None) -
         result.timings["predict_s"] = time.perf_counter() - started
         if model is not None:
             started = time.perf_counter()
-            # What incremental matching needs until the next full run.
-            term_frequencies_refresh(con, model.splink_model)
-            blocking_keys_refresh(con, model.splink_model)
+            # What incremental matching needs until the next full run: computed here, and
+            # written on a second connection while this one clusters and moves records.
+            index_write = Background(incremental_index(con, model.splink_model))
             result.timings["incremental_index_s"] = time.perf_counter() - started
         say(f"probabilistic: {len(pairs)} scored pairs")
         started = time.perf_counter()
@@ -180,6 +181,26 @@ def resolve_full(*, actor: str, progress: Callable[[str], None] | None = None) -
                    con.execute("SELECT unique_id, profile_id FROM records").fetchall()}
     finally:
         con.close()
+    try:
+        _write(result, clusters, current, pairs, explanations, model, actor, now, say)
+    finally:
+        if index_write is not None:
+            waited = time.perf_counter()
+            result.timings["index_write_s"] = index_write.wait()
+            result.timings["index_wait_s"] = time.perf_counter() - waited
+    audit_record(actor=actor, action="identity.resolve_full", object_type="identity",
+                 details={"records": result.records, "clusters": result.clusters,
+                          "moved": result.moved, "merged": result.merged,
+                          "reviews": result.reviews, "model": result.model_version})
+    say(f"{result.clusters} profiles; {result.moved} records moved, {result.merged} merged")
+    return result
+
+
+def _write(result: ResolveResult, clusters: list[set[int]], current: dict[int, uuid.UUID],
+           pairs: list[tuple[int, int, float]], explanations: dict,
+           model: IdentityModel | None, actor: str, now: dt.datetime,
+           say: Callable[[str], None]) -> None:
+    """Clusters to stable profile ids, the moves, the review queue, golden records."""
     result.clusters = len(clusters)
     started = time.perf_counter()
     assignment = stable_ids(clusters, current, event_counts)
@@ -202,12 +223,6 @@ def resolve_full(*, actor: str, progress: Callable[[str], None] | None = None) -
     golden_refresh(profile_ids=change.touched | stale)
     result.timings["golden_s"] = time.perf_counter() - golden_started
     result.timings["write_s"] = time.perf_counter() - started
-    audit_record(actor=actor, action="identity.resolve_full", object_type="identity",
-                 details={"records": result.records, "clusters": result.clusters,
-                          "moved": result.moved, "merged": result.merged,
-                          "reviews": result.reviews, "model": result.model_version})
-    say(f"{result.clusters} profiles; {result.moved} records moved, {result.merged} merged")
-    return result
 
 
 def record_count() -> int:

@@ -59,3 +59,33 @@ def test_staged_rows_join_an_update_inline_or_staged(source, count):
     assert set(SourceRecord.objects.filter(profile_id=new.pk)
                .values_list("pk", flat=True)) == set(moving)
     assert SourceRecord.objects.filter(profile_id=old.pk).count() == 2
+
+
+def test_background_work_commits_on_its_own_connection_and_hands_back_errors(
+        transactional_db):
+    """Outside a transaction the work runs on another thread and connection and is
+    committed when wait() returns; its error reaches the caller; inside a transaction it
+    runs at once on the caller's connection (another one would not see its rows)."""
+    from cdp.db import Background
+
+    seen = {}
+
+    def work() -> None:
+        seen["connection"] = id(connection.connection)
+        Profile.objects.create()
+
+    job = Background(work)
+    assert job.overlapped
+    assert job.wait() >= 0 and Profile.objects.count() == 1
+    assert seen["connection"] != id(connection.connection)
+
+    failing = Background(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        failing.wait()
+
+    with transaction.atomic():
+        inline = Background(work)
+        assert not inline.overlapped
+        assert seen["connection"] == id(connection.connection)
+        inline.wait()
+    assert Profile.objects.count() == 2

@@ -2,10 +2,12 @@
 
 import io
 import random
+import uuid
 
 import duckdb
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 
 from cdp.models import SourceRecord
 from identity.incremental import records_match
@@ -122,3 +124,38 @@ def test_a_shared_email_links_on_arrival_unless_it_is_a_blocked_value(resolved):
     assert first.profile_id == second.profile_id
     first, second = arrive("test@cdp.test", "blocked")
     assert first.profile_id != second.profile_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_run_outside_a_transaction_writes_the_same_index_in_the_background(tmp_path):
+    """Committed runs (the nightly task, the command) write blocking keys and term
+    frequencies on a second connection while they move records: the stored index is the
+    one computed in-line, and a detached record finds its profile through it."""
+    from identity.incremental import incremental_index
+
+    call_command("generate_demo", "--customers", "200", "--no-progress", stdout=io.StringIO())
+    model = identity_model_train(actor="t")
+    BlockingKey.objects.all().delete()
+    result = resolve_full(actor="t")
+    assert result.timings["index_write_s"] > 0
+    stored_keys = set(BlockingKey.objects.values_list("record_id", "key"))
+    stored_tf = set(TermFrequency.objects.values_list("column", "key", "frequency"))
+    assert stored_keys
+    con = duckdb.connect()
+    records_table(con, workers=1)
+    with transaction.atomic():  # in-line, in this transaction, then rolled back
+        incremental_index(con, model.splink_model)()
+        assert set(BlockingKey.objects.values_list("record_id", "key")) == stored_keys
+        assert set(TermFrequency.objects.values_list("column", "key", "frequency")) == stored_tf
+        transaction.set_rollback(True)
+    con.close()
+    groups = {}
+    for pk, pid in SourceRecord.objects.order_by("pk").values_list("pk", "profile_id"):
+        groups.setdefault(pid, []).append(pk)
+    homes = {recs[-1]: pid for pid, recs in groups.items() if len(recs) >= 2}
+    sample = sorted(homes)[:10]
+    records_reassign(moves={pk: uuid.uuid4() for pk in sample}, rule="test", actor="t",
+                     audit_each=False)
+    records_match(record_ids=sample)
+    now = dict(SourceRecord.objects.filter(pk__in=sample).values_list("pk", "profile_id"))
+    assert sum(now[pk] == homes[pk] for pk in sample) >= 8
