@@ -11,7 +11,7 @@ from django.db import transaction
 
 from cdp.models import SourceRecord
 from identity.incremental import records_match
-from identity.loading import records_table
+from identity.loading import records_arrow, records_table
 from identity.matching import predict
 from identity.models import BlockingKey, GoldenRecord, IdentityModel, TermFrequency
 from identity.reassign import records_reassign
@@ -127,10 +127,11 @@ def test_a_shared_email_links_on_arrival_unless_it_is_a_blocked_value(resolved):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_full_run_outside_a_transaction_writes_the_same_index_in_the_background(tmp_path):
-    """Committed runs (the nightly task, the command) write blocking keys and term
-    frequencies on a second connection while they move records: the stored index is the
-    one computed in-line, and a detached record finds its profile through it."""
+def test_a_full_run_outside_a_transaction_loads_and_writes_the_index_in_parallel(tmp_path):
+    """Committed runs (the nightly task, the command) read and decrypt records in worker
+    processes, and write blocking keys and term frequencies on a second connection while
+    they move records: the same records, the same index as in-line, and a detached
+    record finds its profile through it."""
     from identity.incremental import incremental_index
 
     call_command("generate_demo", "--customers", "200", "--no-progress", stdout=io.StringIO())
@@ -141,6 +142,13 @@ def test_a_full_run_outside_a_transaction_writes_the_same_index_in_the_backgroun
     stored_keys = set(BlockingKey.objects.values_list("record_id", "key"))
     stored_tf = set(TermFrequency.objects.values_list("column", "key", "frequency"))
     assert stored_keys
+    # Outside a transaction worker processes read id ranges in one exported snapshot;
+    # inside one this process reads: the same decrypted table either way.
+    parallel = records_arrow(workers=2)
+    with transaction.atomic():
+        assert records_arrow(workers=2).equals(parallel)
+    assert parallel.num_rows == SourceRecord.objects.count()
+    assert parallel.column("last_name").null_count < parallel.num_rows
     con = duckdb.connect()
     records_table(con, workers=1)
     with transaction.atomic():  # in-line, in this transaction, then rolled back
