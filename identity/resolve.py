@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -108,11 +108,19 @@ def tied_profiles(clusters: list[set[int]], current: dict[int, uuid.UUID]) -> se
 
 
 def event_counts(profile_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """Events per profile (an index-only count on PostgreSQL)."""
+    """Events per profile. On PostgreSQL one query, an index-only count(*) with the ids
+    as one array: count(id) read every event's row, and an IN list of 10,000
+    parameters per query cost as much again."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT profile_id, count(*) FROM {Event._meta.db_table} "  # noqa: S608
+                           "WHERE profile_id = ANY(%s::uuid[]) GROUP BY profile_id",
+                           [[str(pid) for pid in profile_ids]])
+            return {uuid.UUID(str(pid)): n for pid, n in cursor.fetchall()}
     ids, counts = sorted(profile_ids, key=str), {}
     for start in range(0, len(ids), 10_000):  # SQLite caps a query's parameters
         counts.update(Event.objects.filter(profile_id__in=ids[start:start + 10_000])
-                      .values("profile_id").annotate(n=Count("id"))
+                      .values("profile_id").annotate(n=Count("*"))
                       .values_list("profile_id", "n"))
     return counts
 
