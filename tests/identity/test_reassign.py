@@ -76,3 +76,33 @@ def test_redirect_chains_follow_to_the_latest_profile(two):
     records_reassign(moves={two["c1"].pk: c, two["s1"].pk: c}, rule="t", actor="t")
     assert ProfileRedirect.objects.get(old_id=b).new_id == c
     assert ProfileRedirect.objects.get(old_id=a).new_id == c
+
+
+def test_a_large_merge_retires_profiles_with_what_hangs_on_them(db):
+    """Past a thousand retired profiles the set-based delete runs: the retired ids keep a
+    redirect and lose their golden record, traits and segment memberships; the kept
+    profile keeps its own."""
+    from identity.golden import golden_refresh
+    from identity.models import GoldenRecord
+    from segments.models import ProfileTraits, Segment, SegmentMembership
+
+    shop = Source.objects.create(name="shop")
+    records_upsert(source=shop, records=[ParsedRecord(f"s{n}", {"email": f"p{n}@cdp.test"})
+                                         for n in range(1_100)])
+    records = list(SourceRecord.objects.order_by("pk"))
+    profiles = [r.profile_id for r in records]
+    assert len(set(profiles)) == 1_100
+    golden_refresh(profile_ids=set(profiles))
+    ProfileTraits.objects.bulk_create([ProfileTraits(profile_id=p, computed_at=NOW)
+                                       for p in profiles])
+    segment = Segment.objects.create(name="all", slug="all", definition={"all": []})
+    SegmentMembership.objects.bulk_create([
+        SegmentMembership(segment=segment, profile_id=p, entered_at=NOW) for p in profiles])
+    keep = profiles[0]
+    result = records_reassign(moves={r.pk: keep for r in records[1:]}, rule="t", actor="t",
+                              audit_each=False)
+    assert len(result.retired) == 1_099
+    assert list(Profile.objects.values_list("pk", flat=True)) == [keep]
+    for model in (GoldenRecord, ProfileTraits, SegmentMembership):
+        assert list(model.objects.values_list("profile_id", flat=True)) == [keep], model
+    assert ProfileRedirect.objects.filter(new_id=keep).count() == 1_099
