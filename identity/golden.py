@@ -108,13 +108,19 @@ def _refresh_sql(profile_ids: Collection[uuid.UUID]) -> int:
     everyone = len(profile_ids) >= FEW and len(profile_ids) * 2 >= Profile.objects.count()
     golden = GoldenRecord._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        only = None if everyone else staged_rows(
-            cursor, "_golden_profiles", [("id", "uuid")], [(pid,) for pid in profile_ids])
+        only, listed = None, ""
+        if not everyone:
+            # Named once: each field's scan joins it (an inline list of a few ids would
+            # otherwise be repeated in every one).
+            staged = staged_rows(cursor, "_golden_profiles", [("id", "uuid")],
+                                 [(pid,) for pid in profile_ids])
+            only = "_golden_ids"
+            listed = f"WITH _golden_ids AS (SELECT id FROM {staged} s) "  # noqa: S608
         winners = " UNION ALL ".join(f"({_field_sql(name, only)})" for name in FIELDS)
         if len(profile_ids) > FEW:
             cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(
-            f"INSERT INTO {golden} (profile_id, sources, computed_at) "  # noqa: S608 - ours
+            f"{listed}INSERT INTO {golden} (profile_id, sources, computed_at) "  # noqa: S608 - ours
             "SELECT p.profile_id, COALESCE(jsonb_object_agg(w.field, w.id) "
             "FILTER (WHERE w.field IS NOT NULL), '{}'::jsonb), %s "
             f"FROM (SELECT DISTINCT r.profile_id FROM {SourceRecord._meta.db_table} r "

@@ -40,8 +40,7 @@ def email_parts(email: str | None) -> tuple[str | None, str | None, str | None]:
     return f"{local}@{domain}", local, domain
 _SQL = (
     "SELECT r.id, r.source_id, CAST(r.profile_id AS text), CAST(k.id AS text), k.wrapped, "
-    "r.match_enc, "
-    "r.postcode, r.city, r.email_bidx, r.phone_bidx, r.customer_id_bidx "
+    "r.match_enc, r.postcode, r.city, r.email_bidx, r.phone_bidx, r.customer_id_bidx "
     "FROM cdp_sourcerecord r LEFT JOIN cdp_datakey k ON k.id = r.data_key_id "
 )
 _SCHEMA = pa.schema([("unique_id", pa.int64()), ("source_id", pa.int64())]

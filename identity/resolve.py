@@ -190,7 +190,7 @@ def resolve_full(*, actor: str, progress: Callable[[str], None] | None = None) -
     finally:
         con.close()
     try:
-        _write(result, clusters, current, pairs, explanations, model, actor, now, say)
+        _write(result, clusters, current, pairs, explanations, model, actor, now)
     finally:
         if index_write is not None:
             waited = time.perf_counter()
@@ -206,8 +206,7 @@ def resolve_full(*, actor: str, progress: Callable[[str], None] | None = None) -
 
 def _write(result: ResolveResult, clusters: list[set[int]], current: dict[int, uuid.UUID],
            pairs: list[tuple[int, int, float]], explanations: dict,
-           model: IdentityModel | None, actor: str, now: dt.datetime,
-           say: Callable[[str], None]) -> None:
+           model: IdentityModel | None, actor: str, now: dt.datetime) -> None:
     """Clusters to stable profile ids, the moves, the review queue, golden records."""
     result.clusters = len(clusters)
     started = time.perf_counter()

@@ -136,3 +136,28 @@ def test_golden_records_follow_records_as_they_arrive(
     SourceRecord.objects.filter(external_id="s2").update(updated_at=T0)
     send("shop", external_id="s1", email="anne@example.com", city="Brest", company="Initech")
     assert _winner(profile, "company") == "s1"
+
+
+def test_refresh_golden_fills_the_missing_ones_or_recomputes_all(db):
+    """The command computes golden records of profiles without one; --all also
+    recomputes the others (after source priorities change)."""
+    import io
+
+    from django.core.management import call_command
+
+    shop = Source.objects.create(name="shop", priority=100)
+    crm = Source.objects.create(name="crm", priority=50)
+    profile = _one_profile((shop, "s1", {"email": "a@x.test", "city": "Brest"}, 1),
+                           (crm, "c1", {"email": "a@x.test", "city": "Quimper"}, 1))
+    other = _one_profile((shop, "s2", {"email": "b@x.test", "city": "Rennes"}, 1))
+    golden_refresh(profile_ids=[profile.pk])
+    assert _winner(profile, "city") == "s1"
+    out = io.StringIO()
+    call_command("refresh_golden", stdout=out)
+    assert out.getvalue().startswith("1 ") and _winner(other, "city") == "s2"
+    crm.priority = 200
+    crm.save()
+    call_command("refresh_golden", stdout=io.StringIO())
+    assert _winner(profile, "city") == "s1"  # it had one: left alone
+    call_command("refresh_golden", "--all", stdout=io.StringIO())
+    assert _winner(profile, "city") == "c1"
